@@ -1,0 +1,141 @@
+"""Inline completion, server-free: from a document and a cursor to the text to show.
+
+:func:`complete` ties the pure pieces together: the cursor context
+(:mod:`codex_ls.stops`), the FIM prompt under a token budget
+(:mod:`codex_ls.prompt`), one engine generation with the per-token stop rule,
+and :func:`~codex_ls.postprocess.postprocess` with a tree-sitter syntax check.
+The LSP handlers in :mod:`codex_ls.features` only convert types around it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from codex_ls.documents import Document
+from codex_ls.engine.base import CancelToken, Engine, GenerationRequest, GenerationResult
+from codex_ls.postprocess import postprocess
+from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
+from codex_ls.settings import CompletionSettings
+from codex_ls.stops import CursorContext, StopRule, analyze_cursor
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the completion code needs to know about the loaded model."""
+
+    fim: FimTemplate
+    stop: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompletionOutcome:
+    """The result of :func:`complete`.
+
+    Attributes:
+        text: the text to insert at ``offset`` (``""`` for no suggestion).
+        offset: the cursor, as a code-point index into the document text.
+        context: the cursor context used by the stop rules.
+        prompt: the prompt sent to the engine.
+        generation: the engine's raw result (``None`` if the model was not called).
+        raw_text: generated text before post-processing.
+    """
+
+    text: str
+    offset: int
+    context: CursorContext
+    prompt: FimPrompt | None
+    generation: GenerationResult | None
+
+    @property
+    def raw_text(self) -> str:
+        return self.generation.text if self.generation else ""
+
+
+def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | None:
+    """A syntax check for text inserted at ``offset`` of ``doc``.
+
+    Returns a function that parses the document with the text inserted
+    (incrementally, from a copy of the current tree) and answers whether it
+    has no more ERROR/MISSING nodes than the document has now. ``None`` when
+    the document has no tree-sitter grammar.
+    """
+    tree = doc.tree
+    if tree is None or doc.language is None:
+        return None
+    from codex_ls.languages import new_parser
+
+    parser = new_parser(doc.language)
+    data = doc.text.encode("utf-8")
+    start_byte = doc.byte_offset(offset)
+    row = data.count(b"\n", 0, start_byte)
+    col = start_byte - (data.rfind(b"\n", 0, start_byte) + 1)
+    base_errors = doc.error_count(tree)
+
+    def ok(insert: str) -> bool:
+        ins = insert.encode("utf-8")
+        new_lines = ins.count(b"\n")
+        end_col = (len(ins) - ins.rfind(b"\n") - 1) if new_lines else col + len(ins)
+        edited = tree.copy()
+        edited.edit(
+            start_byte=start_byte,
+            old_end_byte=start_byte,
+            new_end_byte=start_byte + len(ins),
+            start_point=(row, col),
+            old_end_point=(row, col),
+            new_end_point=(row + new_lines, end_col),
+        )
+        new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
+        return doc.error_count(new_tree) <= base_errors
+
+    return ok
+
+
+def complete(
+    doc: Document,
+    offset: int,
+    engine: Engine,
+    profile: ModelProfile,
+    settings: CompletionSettings,
+    cancel: CancelToken | None = None,
+) -> CompletionOutcome:
+    """Generate the inline completion for the cursor at ``offset`` in ``doc``.
+
+    Args:
+        doc: the document (text and tree-sitter tree).
+        offset: cursor position as a code-point index into ``doc.text``.
+        engine: a loaded engine.
+        profile: the model's FIM template and stop strings.
+        settings: token budgets, limits and time budget.
+        cancel: set to stop generation between two tokens.
+
+    Raises:
+        codex_ls.engine.base.GenerationError: the engine failed.
+    """
+    text = doc.text
+    prefix, suffix = text[:offset], text[offset:]
+    comment = doc.language.comment_prefix if doc.language else "#"
+    ctx = analyze_cursor(prefix, suffix, line_comment=comment)
+    prompt = build_fim_prompt(
+        prefix,
+        suffix,
+        profile.fim,
+        engine.count_tokens,
+        prefix_tokens=settings.prefix_tokens,
+        suffix_tokens=settings.suffix_tokens,
+    )
+    max_tokens = settings.max_tokens if ctx.mode != "line" else min(settings.max_tokens, 48)
+    request = GenerationRequest(
+        prompt=prompt.text,
+        max_tokens=max_tokens,
+        stop=profile.stop,
+        temperature=settings.temperature,
+        should_stop=StopRule(ctx, max_lines=settings.max_lines),
+        deadline_s=time.monotonic() + settings.timeout_ms / 1000.0,
+    )
+    result = engine.generate(request, cancel)
+    if result.finish_reason == "cancelled":
+        return CompletionOutcome("", offset, ctx, prompt, result)
+    final = postprocess(result.text, ctx, insertion_checker(doc, offset))
+    return CompletionOutcome(final, offset, ctx, prompt, result)

@@ -1,0 +1,240 @@
+"""In-process engine on llama-cpp-python (the default).
+
+The model is loaded once per server; generation runs token by token through
+``Llama.generate`` so that stop strings, the per-token stop rule, the time
+budget and cancellation are all checked between two tokens. llama-cpp-python
+reuses the longest common token prefix of the previous prompt from its KV
+cache (``Llama.generate(reset=True)`` compares ``_input_ids``), so a prompt
+that shares its start with the last one costs only the new tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from codex_ls.engine.base import (
+    CancelToken,
+    GenerationError,
+    GenerationRequest,
+    GenerationResult,
+    ModelLoadError,
+)
+from codex_ls.engine.stopping import StopMatcher
+
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """CPU threads to use: the cores this process may run on, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 2
+    return max(1, min(8, cores))
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """llama.cpp prints with C stdio; keep fd 1 clean for the LSP stream."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class LlamaCppEngine:
+    """A GGUF model loaded in-process with llama-cpp-python.
+
+    Args:
+        model_path: the GGUF file.
+        context_length: KV cache size in tokens (``n_ctx``).
+        threads: CPU threads; ``None`` for :func:`default_threads`.
+        batch_size: prompt tokens evaluated per batch (``n_batch``). Logits are
+            only kept for the last token (``logits_all=False``), so this does
+            not scale the logits buffer.
+
+    Raises:
+        ModelLoadError: the file is missing or llama.cpp cannot load it.
+    """
+
+    name = "llama-cpp"
+
+    def __init__(self, model_path: str | Path, *, context_length: int = 4096, threads: int | None = None, batch_size: int = 256):
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelLoadError(f"model file not found: {path}")
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelLoadError(f"llama-cpp-python is not installed ({exc}); reinstall codex-ls") from exc
+        threads = threads or default_threads()
+        try:
+            with _stdout_to_stderr():
+                self._llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=context_length,
+                    n_batch=min(batch_size, context_length),
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    use_mmap=True,
+                    logits_all=False,
+                    verbose=False,
+                )
+        except Exception as exc:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {exc}. The file may be corrupt or not a GGUF model.") from exc
+        self.model_path = path
+        self.context_length = self._llm.n_ctx()
+        self._lock = threading.Lock()
+        self._eos = {self._llm.token_eos()}
+        self._cached_count = lru_cache(maxsize=4096)(self._count)
+
+    # -- tokens ---------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text``; special tokens written in it are parsed, no BOS added."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens in ``text`` (memoised per string)."""
+        return self._cached_count(text)
+
+    def token_text(self, token: int) -> bytes:
+        return self._llm.detokenize([token])
+
+    # -- generation -----------------------------------------------------------
+    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None) -> GenerationResult:
+        """Generate greedily (or sampled when ``temperature > 0``) until a stop.
+
+        Stops, checked after every token: end-of-generation token, a stop
+        string, ``request.should_stop``, ``max_tokens``, the context end,
+        ``deadline_s`` and ``cancel``.
+
+        Raises:
+            GenerationError: the prompt is empty or does not fit the context.
+        """
+        start = time.perf_counter()
+        tokens = self.tokenize(request.prompt)
+        if not tokens:
+            raise GenerationError("empty prompt")
+        room = self.context_length - len(tokens)
+        if room <= 0:
+            raise GenerationError(f"prompt of {len(tokens)} tokens does not fit the context of {self.context_length} tokens")
+        max_tokens = max(1, min(request.max_tokens, room))
+        with self._lock:
+            return self._generate_locked(request, tokens, max_tokens, cancel, start)
+
+    def _generate_locked(self, request: GenerationRequest, tokens: list[int], max_tokens: int, cancel: CancelToken | None, start: float) -> GenerationResult:
+        llm = self._llm
+        cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
+        # llama-cpp-python re-evaluates at least the last token.
+        evaluated = len(tokens) - min(cached, len(tokens) - 1)
+        matcher = StopMatcher(request.stop)
+        out = bytearray()
+        text = ""
+        generated = 0
+        finish: str = "length"
+        eog = self._is_eog
+        try:
+            with _stdout_to_stderr():
+                gen = llm.generate(
+                    tokens,
+                    top_k=1 if request.temperature <= 0 else 40,
+                    top_p=1.0 if request.temperature <= 0 else 0.95,
+                    min_p=0.0,
+                    temp=max(0.0, request.temperature),
+                    repeat_penalty=1.0,
+                    reset=True,
+                )
+                for token in gen:
+                    if eog(token):
+                        finish = "stop"
+                        break
+                    generated += 1
+                    out += llm.detokenize([token], prev_tokens=None)
+                    text = out.decode("utf-8", errors="ignore") if not _ends_mid_utf8(out) else out[: _utf8_safe_len(out)].decode("utf-8", errors="ignore")
+                    cut = matcher.feed(text)
+                    if cut is not None:
+                        text = text[:cut]
+                        finish = "stop"
+                        break
+                    if request.should_stop is not None:
+                        rule_cut = request.should_stop(text)
+                        if rule_cut is not None:
+                            text = text[:rule_cut]
+                            finish = "rule"
+                            break
+                    if generated >= max_tokens:
+                        finish = "length" if len(tokens) + generated < self.context_length else "context"
+                        break
+                    if cancel is not None and cancel.cancelled:
+                        finish = "cancelled"
+                        break
+                    if request.deadline_s is not None and time.monotonic() >= request.deadline_s:
+                        finish = "time"
+                        break
+                gen.close()
+        except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
+            raise GenerationError(f"generation failed: {exc}") from exc
+        if finish not in ("stop", "rule"):
+            text = out.decode("utf-8", errors="ignore")
+        return GenerationResult(
+            text=text,
+            finish_reason=finish,  # type: ignore[arg-type]
+            prompt_tokens=len(tokens),
+            prompt_tokens_evaluated=evaluated,
+            generated_tokens=generated,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+        )
+
+    def _is_eog(self, token: int) -> bool:
+        import llama_cpp
+
+        return token in self._eos or bool(llama_cpp.llama_token_is_eog(self._llm._model.vocab, token))
+
+    def close(self) -> None:
+        """Free the model and its KV cache."""
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _utf8_safe_len(data: bytes | bytearray) -> int:
+    """Length of the longest prefix of ``data`` that does not end inside a UTF-8 sequence."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte & 0xC0 == 0x80:  # continuation byte
+            continue
+        if byte & 0x80 == 0:
+            return n
+        need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
+        return n if back >= need else n - back
+    return n
+
+
+def _ends_mid_utf8(data: bytes | bytearray) -> bool:
+    return _utf8_safe_len(data) != len(data)

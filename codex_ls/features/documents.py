@@ -1,0 +1,32 @@
+"""textDocument/didOpen, didChange, didClose: keep every open buffer parsed."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from codex_ls.documents import Change
+
+
+def _change(event: types.TextDocumentContentChangeEvent) -> Change:
+    rng = getattr(event, "range", None)
+    if rng is None:
+        return Change(None, None, event.text)
+    return Change((rng.start.line, rng.start.character), (rng.end.line, rng.end.character), event.text)
+
+
+def register(server) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.documents.open(item.uri, item.text, item.version, item.language_id)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return
+        doc.apply_changes([_change(c) for c in params.content_changes], params.text_document.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.close(params.text_document.uri)

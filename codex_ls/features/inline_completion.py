@@ -1,0 +1,96 @@
+"""textDocument/inlineCompletion (LSP 3.18): ghost text.
+
+Thin: find the document, snapshot it and the settings, run
+:func:`codex_ls.completion.complete` on the engine thread, convert the
+outcome to an :class:`~lsprotocol.types.InlineCompletionList`. A newer
+request for the same document cancels this one between two tokens, and so
+does ``$/cancelRequest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+from codex_ls.completion import CompletionOutcome, complete
+from codex_ls.engine.base import EngineError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A completion ready for the protocol: text to insert over ``range``."""
+
+    text: str
+    range: types.Range
+    outcome: CompletionOutcome
+
+
+def snapshot(doc):
+    """A copy of ``doc`` that later edits cannot change (text is immutable, the tree is copied)."""
+    snap = copy.copy(doc)
+    if doc.tree is not None:
+        snap.tree = doc.tree.copy()
+    return snap
+
+
+async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
+    """Run one completion for ``position`` in document ``uri``; ``None`` for no suggestion.
+
+    Raises:
+        pygls JsonRpcException subclasses for bad input (unknown document,
+        position outside it); engine failures are logged and give ``None``.
+    """
+    from pygls.exceptions import JsonRpcInvalidParams
+
+    settings = ls.settings
+    if not settings.completion.enabled:
+        return None
+    doc = ls.documents.get(uri)
+    if doc is None:
+        raise JsonRpcInvalidParams(f"document not open: {uri}")
+    if position.line < 0 or position.character < 0:
+        raise JsonRpcInvalidParams(f"invalid position {position.line}:{position.character}")
+    engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
+    if engine is None:
+        return None
+    profile = ls.models.profile
+    snap = snapshot(doc)
+    offset = snap.offset_at(position.line, position.character)
+    token = ls.requests.begin(uri)
+    loop = asyncio.get_running_loop()
+    try:
+        outcome = await loop.run_in_executor(ls.engine_executor, complete, snap, offset, engine, profile, settings.completion, token)
+    except asyncio.CancelledError:
+        token.cancel()
+        raise
+    except EngineError as exc:
+        log.warning("completion failed: %s", exc)
+        return None
+    finally:
+        ls.requests.end(uri, token)
+    gen = outcome.generation
+    if gen is not None:
+        log.debug(
+            "completion %s: mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s text=%r",
+            uri, outcome.context.mode, gen.prompt_tokens, gen.prompt_tokens_evaluated, gen.generated_tokens, gen.elapsed_ms, gen.finish_reason, outcome.text,
+        )
+    if not outcome.text or token.cancelled:
+        return None
+    line, character = snap.position_at(offset)
+    pos = types.Position(line=line, character=character)
+    return Suggestion(outcome.text, types.Range(start=pos, end=pos), outcome)
+
+
+def register(server) -> None:
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        found = await suggest(ls, params.text_document.uri, params.position)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=found.text, range=found.range)])

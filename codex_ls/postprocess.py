@@ -1,0 +1,86 @@
+"""Turning raw model output into text that is safe to show.
+
+Pure: :func:`postprocess` takes the generated text, the
+:class:`~codex_ls.stops.CursorContext` and an optional syntax check, and
+returns the text to insert at the cursor, or ``""`` when nothing good is
+left. Steps, in order:
+
+1. strip chat artefacts of instruct models (Markdown code fences);
+2. drop text that repeats what follows the cursor (the rest of the line in
+   line mode; the next lines in block mode);
+3. trim trailing whitespace; whitespace alone becomes ``""``;
+4. keep the longest prefix of whole lines that passes the syntax check
+   (inserted, it adds no tree-sitter ERROR/MISSING node to the document).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from codex_ls.stops import CursorContext
+
+_FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*$", re.MULTILINE)
+
+
+def strip_fences(text: str) -> str:
+    """Remove Markdown code fences; if a fenced block exists keep only its body.
+
+    ``"```python\\nx = 1\\n```\\nSome prose"`` becomes ``"x = 1"``. Text without
+    fences is returned unchanged.
+    """
+    fences = list(_FENCE.finditer(text))
+    if not fences:
+        return text
+    first = fences[0]
+    if first.start() > 0 and text[: first.start()].strip():
+        # Code first, then a fence that starts prose or another block: keep the code.
+        return text[: first.start()]
+    body_start = first.end() + 1
+    if len(fences) >= 2:
+        return text[body_start : fences[1].start()]
+    return text[body_start:]
+
+
+def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
+    """Cut the part of ``text`` that repeats what already follows the cursor."""
+    rest = ctx.line_suffix.strip()
+    if ctx.mode == "line" and rest:
+        stripped = text.rstrip()
+        if stripped.endswith(rest):
+            return stripped[: len(stripped) - len(rest)]
+        return text
+    if ctx.next_lines:
+        lines = text.split("\n")
+        target = ctx.next_lines[0].strip()
+        for i, line in enumerate(lines):
+            if i > 0 and line.strip() == target:
+                return "\n".join(lines[:i])
+    return text
+
+
+def postprocess(text: str, ctx: CursorContext, syntax_ok: Callable[[str], bool] | None = None) -> str:
+    """The text to insert at the cursor, or ``""``.
+
+    Args:
+        text: what the model generated after the stop rules cut it.
+        ctx: the cursor context the completion was generated for.
+        syntax_ok: called with a candidate insertion; ``True`` when the
+            document with it inserted has no more syntax errors than before.
+            ``None`` skips the check (unknown language).
+    """
+    text = strip_fences(text)
+    text = drop_suffix_overlap(text, ctx)
+    if ctx.mode == "line":
+        text = text.split("\n", 1)[0]
+    text = text.rstrip()
+    if not text.strip():
+        return ""
+    if syntax_ok is None:
+        return text
+    lines = text.split("\n")
+    for keep in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:keep]).rstrip()
+        if candidate.strip() and syntax_ok(candidate):
+            return candidate
+    return ""

@@ -1,0 +1,97 @@
+"""The language server object: state shared by the feature handlers.
+
+Handlers live in :mod:`codex_ls.features`; each is thin (find the document,
+snapshot the settings, call a pure function, convert to lsprotocol types).
+This module holds what they share: open documents with their trees, the
+settings snapshot, the model manager and the in-flight request tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from codex_ls import __version__
+from codex_ls.documents import DocumentStore
+from codex_ls.engine.base import CancelToken
+from codex_ls.model_manager import ModelManager
+from codex_ls.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RequestTracker:
+    """One live model request per document: a newer one cancels the older.
+
+    :meth:`begin` returns the :class:`CancelToken` for a new request on
+    ``uri`` and cancels the token of the request it supersedes.
+    """
+
+    def __init__(self) -> None:
+        self._live: dict[str, CancelToken] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, uri: str) -> CancelToken:
+        token = CancelToken()
+        with self._lock:
+            old = self._live.get(uri)
+            self._live[uri] = token
+        if old is not None:
+            old.cancel()
+        return token
+
+    def end(self, uri: str, token: CancelToken) -> None:
+        with self._lock:
+            if self._live.get(uri) is token:
+                del self._live[uri]
+
+
+class CodexLanguageServer(LanguageServer):
+    """pygls server with codex-ls state.
+
+    Attributes:
+        documents: open documents with tree-sitter trees.
+        settings: the current settings snapshot (replaced, never mutated).
+        models: loads and serves the engine.
+        requests: supersedes older model requests per document.
+        engine_executor: the single thread that runs model work.
+        cli_model: ``--model`` from the command line, if any.
+    """
+
+    def __init__(self, cli_model: str | None = None, **kwargs):
+        super().__init__("codex-ls", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental, **kwargs)
+        self.documents = DocumentStore()
+        self.settings = Settings()
+        self.cli_model = cli_model
+        self.requests = RequestTracker()
+        self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
+        self._models: ModelManager | None = None
+        self.settings_error_shown = False
+        self.supports_inline_completion = False
+
+    @property
+    def models(self) -> ModelManager:
+        if self._models is None:
+            self._models = ModelManager(asyncio.get_event_loop(), on_error=self.show_error)
+        return self._models
+
+    def show_error(self, message: str) -> None:
+        """One ``window/showMessage`` of type Error."""
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"codex-ls: {message}"))
+
+    def show_warning(self, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"codex-ls: {message}"))
+
+
+def create_server(cli_model: str | None = None) -> CodexLanguageServer:
+    """A server with every feature registered."""
+    from codex_ls.features import register_all
+
+    server = CodexLanguageServer(cli_model=cli_model)
+    register_all(server)
+    return server

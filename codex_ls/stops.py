@@ -1,0 +1,219 @@
+"""Where a completion should end: the completion mode and per-token stop rules.
+
+Pure and server-free. :func:`analyze_cursor` looks at the text around the
+cursor and decides the shape of the completion; :class:`StopRule` is called
+after every generated token with the text so far and returns where to cut
+once the completion is complete, so the engine stops early instead of
+generating tokens that will be thrown away.
+
+Rules (the quality issue refines them):
+
+* **line** mode - the cursor's line already has code after the cursor: the
+  completion ends at the end of the line.
+* **statement** mode - the cursor's line has code before the cursor: one
+  line, unless that line ends by opening a block (``:``, ``{``, ``(``, ``[``),
+  in which case the block's body follows as in block mode.
+* **block** mode - the cursor is on a blank line: lines at the cursor's
+  indentation or deeper; the block ends at the first non-blank line indented
+  less than the cursor (or, for an opened block, not deeper than its opener).
+* In every mode a closing bracket that the generated text did not open ends
+  the completion (the suffix already has it), and so does a line that
+  repeats the next non-blank line after the cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Mode = Literal["line", "statement", "block"]
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+BLOCK_OPENING_ENDS = (":", "{", "(", "[", "=>")
+
+
+def indent_width(line: str, tab_size: int = 4) -> int:
+    """Width of the leading whitespace of ``line`` in columns (tabs = ``tab_size``)."""
+    width = 0
+    for ch in line:
+        if ch == " ":
+            width += 1
+        elif ch == "\t":
+            width += tab_size - width % tab_size
+        else:
+            break
+    return width
+
+
+@dataclass(frozen=True)
+class CursorContext:
+    """The text around the cursor, as the stop rules need it.
+
+    Attributes:
+        line_prefix: the cursor's line up to the cursor.
+        line_suffix: the cursor's line after the cursor (no line break).
+        next_lines: the next few non-blank lines after the cursor's line.
+        mode: see the module docstring.
+        depth: brackets open at the cursor that the suffix does not close;
+            the completion may close that many.
+        line_comment: the language's line comment marker.
+    """
+
+    line_prefix: str
+    line_suffix: str
+    next_lines: tuple[str, ...]
+    mode: Mode
+    depth: int = 0
+    line_comment: str = "#"
+
+    @property
+    def cursor_indent(self) -> int:
+        """Indentation (columns) of the cursor's line, or of the cursor on a blank line."""
+        return indent_width(self.line_prefix)
+
+
+def analyze_cursor(prefix: str, suffix: str, lookahead: int = 3, line_comment: str = "#") -> CursorContext:
+    """Build the :class:`CursorContext` for the hole between ``prefix`` and ``suffix``."""
+    line_prefix = prefix[prefix.rfind("\n") + 1 :]
+    nl = suffix.find("\n")
+    line_suffix = suffix if nl == -1 else suffix[:nl]
+    line_suffix = line_suffix.rstrip("\r")
+    rest = "" if nl == -1 else suffix[nl + 1 :]
+    next_lines: list[str] = []
+    for line in rest.split("\n"):
+        if line.strip():
+            next_lines.append(line.rstrip("\r"))
+            if len(next_lines) >= lookahead:
+                break
+    if line_suffix.strip():
+        mode: Mode = "line"
+    elif line_prefix.strip():
+        mode = "statement"
+    else:
+        mode = "block"
+    depth = open_depth(prefix, suffix, line_comment)
+    return CursorContext(line_prefix, line_suffix, tuple(next_lines), mode, depth, line_comment)
+
+
+def bracket_scan(text: str, depth: int = 0, line_comment: str = "#") -> tuple[int | None, int, int]:
+    """Scan ``text`` for a closing bracket that takes the depth below 0.
+
+    Brackets inside single-line string literals and line comments
+    (``line_comment``) are ignored. Returns ``(index of the first closer
+    below depth 0 or None, depth at the end, number of closers below depth
+    0)``; after such a closer the scan goes on from depth 0.
+    """
+    first: int | None = None
+    unmatched = 0
+    quote: str | None = None
+    escaped = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote or (ch == "\n" and quote != "`"):
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in OPENERS:
+            depth += 1
+        elif ch in CLOSERS:
+            depth -= 1
+            if depth < 0:
+                if first is None:
+                    first = i
+                unmatched += 1
+                depth = 0
+        elif line_comment and text.startswith(line_comment, i):
+            j = text.find("\n", i)
+            if j == -1:
+                break
+            i = j
+            continue
+        i += 1
+    return first, depth, unmatched
+
+
+def open_depth(prefix: str, suffix: str, line_comment: str = "#", window_lines: int = 200) -> int:
+    """Brackets the prefix leaves open that the suffix does not close (>= 0).
+
+    Only the ``window_lines`` lines on each side of the cursor are scanned.
+    """
+    near_prefix = "\n".join(prefix.split("\n")[-window_lines:])
+    _, opened, _ = bracket_scan(near_prefix, 0, line_comment)
+    near_suffix = "\n".join(suffix.split("\n")[:window_lines])
+    _, _, closed = bracket_scan(near_suffix, 0, line_comment)
+    return max(0, opened - closed)
+
+
+@dataclass
+class StopRule:
+    """Per-token stop check for one completion (see the module docstring).
+
+    Call it with the whole text generated so far; it returns ``None`` to go
+    on, or the index (code points) to cut the text at. ``max_lines`` bounds
+    multi-line completions.
+    """
+
+    ctx: CursorContext
+    max_lines: int = 12
+    _opened_indent: int | None = field(default=None, init=False)
+
+    def __call__(self, text: str) -> int | None:
+        ctx = self.ctx
+        cut_bracket, _, _ = bracket_scan(text, ctx.depth, ctx.line_comment)
+        nl = text.find("\n")
+        if ctx.mode == "line":
+            cuts = [c for c in (cut_bracket, nl if nl != -1 else None) if c is not None]
+            return min(cuts) if cuts else None
+        if nl == -1:
+            return cut_bracket
+        # The first line is complete: does it open a block?
+        first_line = ctx.line_prefix + text[:nl]
+        if cut_bracket is not None and cut_bracket < nl:
+            return cut_bracket
+        opened = first_line.rstrip().endswith(BLOCK_OPENING_ENDS)
+        if ctx.mode == "statement" and not opened:
+            return nl
+        if opened:
+            threshold = indent_width(first_line)  # body lines must be deeper
+            strict = False
+        else:
+            threshold = ctx.cursor_indent  # lines may stay at the cursor's indentation
+            strict = True
+        # Walk the complete lines after the first one.
+        pos = nl + 1
+        lines_done = 1
+        while True:
+            end = text.find("\n", pos)
+            if end == -1:
+                break  # last line still incomplete
+            line = text[pos:end]
+            if line.strip():
+                width = indent_width(line)
+                if (width < threshold) if strict else (width <= threshold):
+                    return pos - 1  # cut before the line break that starts the dedented line
+                if ctx.next_lines and line.strip() == ctx.next_lines[0].strip():
+                    return pos - 1  # the model started repeating the code after the cursor
+            if cut_bracket is not None and cut_bracket < end:
+                return _cut_line_start(text, cut_bracket)
+            lines_done += 1
+            if lines_done >= self.max_lines:
+                return end
+            pos = end + 1
+        if cut_bracket is not None:
+            return _cut_line_start(text, cut_bracket)
+        return None
+
+
+def _cut_line_start(text: str, index: int) -> int:
+    """Cut before an unmatched closing bracket; if only whitespace precedes it on its line, cut the line break too."""
+    line_start = text.rfind("\n", 0, index)
+    if line_start != -1 and not text[line_start + 1 : index].strip():
+        return line_start
+    return index

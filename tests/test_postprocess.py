@@ -1,0 +1,53 @@
+"""Post-processing of raw model output (pure, plus a real tree-sitter check)."""
+
+from codex_ls.documents import Document
+from codex_ls.completion import insertion_checker
+from codex_ls.postprocess import postprocess, strip_fences
+from codex_ls.stops import analyze_cursor
+
+
+def test_strip_fences():
+    assert strip_fences("```python\nx = 1\n```\nThis sets x.") == "x = 1\n"
+    assert strip_fences("x = 1\n```\nexplanation") == "x = 1\n"
+    assert strip_fences("plain") == "plain"
+
+
+def test_drops_rest_of_line_duplicate():
+    ctx = analyze_cursor("print(", ")\n")
+    assert postprocess("x)", ctx) == "x"
+
+
+def test_whitespace_becomes_nothing():
+    ctx = analyze_cursor("def f():\n    ", "\n")
+    assert postprocess("   \n  \n", ctx) == ""
+
+
+def test_line_mode_keeps_one_line():
+    ctx = analyze_cursor("x = f(", ")\n")
+    assert postprocess("1, 2\nextra", ctx) == "1, 2"
+
+
+def _check(text: str, cursor: str):
+    offset = text.index(cursor)
+    text = text.replace(cursor, "")
+    doc = Document("file:///t.py", text, 1, "python")
+    return doc, offset, analyze_cursor(text[:offset], text[offset:])
+
+
+def test_syntax_check_cuts_to_lines_that_parse():
+    doc, offset, ctx = _check("def f(x):\n    <>\n\nprint(f(1))\n", "<>")
+    ok = insertion_checker(doc, offset)
+    got = postprocess("y = x + 1\n    return y\n    if (", ctx, ok)
+    assert got == "y = x + 1\n    return y"
+
+
+def test_syntax_check_refuses_broken_single_line():
+    doc, offset, ctx = _check("def f(x):\n    <>\n", "<>")
+    ok = insertion_checker(doc, offset)
+    assert postprocess("return (x +", ctx, ok) == ""
+    assert postprocess("return x + 1", ctx, ok) == "return x + 1"
+
+
+def test_no_checker_for_unknown_language():
+    doc = Document("file:///t.txt", "hello", 1, "plaintext")
+    assert insertion_checker(doc, 2) is None

@@ -1,0 +1,45 @@
+"""FIM prompt building and the token budget (pure)."""
+
+from codex_ls.prompt import FimTemplate, build_fim_prompt, clip_prefix, clip_suffix
+
+
+def count_chars(text: str) -> int:
+    """A stand-in tokenizer: one token per character (exact, so budgets are checkable)."""
+    return len(text)
+
+
+def test_render_is_psm_qwen_format():
+    t = FimTemplate()
+    assert t.render("a = ", "\nb") == "<|fim_prefix|>a = <|fim_suffix|>\nb<|fim_middle|>"
+
+
+def test_prefix_kept_in_whole_lines_nearest_first():
+    prefix = "line1\nline2\nline3\n    cur"
+    kept, used = clip_prefix(prefix, budget=len("line3\n    cur"), count_tokens=count_chars)
+    assert kept == "line3\n    cur"
+    assert used == len(kept)
+
+
+def test_prefix_current_line_always_kept():
+    kept, _ = clip_prefix("aaaa\nbbbbbbbbbb", budget=3, count_tokens=count_chars)
+    assert kept == "bbbbbbbbbb"
+
+
+def test_suffix_kept_in_whole_lines():
+    suffix = ")\nline2\nline3\n"
+    kept, used = clip_suffix(suffix, budget=len(")\nline2\n"), count_tokens=count_chars)
+    assert kept == ")\nline2\n"
+    assert used == len(kept)
+    assert clip_suffix("", 10, count_chars) == ("", 0)
+
+
+def test_whole_prompt_under_budget():
+    prefix = "".join(f"x{i} = {i}\n" for i in range(100)) + "def f():\n    "
+    suffix = "".join(f"y{i} = {i}\n" for i in range(100))
+    p = build_fim_prompt(prefix, suffix, FimTemplate(), count_chars, prefix_tokens=60, suffix_tokens=30)
+    assert p.prefix_tokens <= 60 and p.suffix_tokens <= 30
+    assert p.prefix.endswith("def f():\n    ") and prefix.endswith(p.prefix)
+    assert suffix.startswith(p.suffix)
+    assert p.text == FimTemplate().render(p.prefix, p.suffix)
+    # every kept line is a whole line of the original
+    assert p.prefix.split("\n")[0] in prefix.split("\n")

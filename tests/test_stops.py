@@ -1,0 +1,70 @@
+"""Completion modes and per-token stop rules (pure)."""
+
+import pytest
+
+from codex_ls.stops import StopRule, analyze_cursor, bracket_scan, indent_width, open_depth
+
+
+def run_rule(prefix, suffix, generated, comment="#", max_lines=12):
+    """Feed the generated text to the rule token by token (here: char by char) like the engine does."""
+    rule = StopRule(analyze_cursor(prefix, suffix, line_comment=comment), max_lines=max_lines)
+    for i in range(1, len(generated) + 1):
+        cut = rule(generated[:i])
+        if cut is not None:
+            return generated[:i][:cut]
+    return generated
+
+
+def test_modes():
+    assert analyze_cursor("x = foo(", ")\n").mode == "line"
+    assert analyze_cursor("    x = ", "\n").mode == "statement"
+    assert analyze_cursor("def f():\n    ", "\n").mode == "block"
+
+
+def test_line_mode_stops_at_end_of_line_and_before_the_suffix_bracket():
+    assert run_rule("x = foo(", ")\nprint(x)\n", "a, b)\nmore") == "a, b"
+    assert run_rule("name = ", " + suffix\n", "prefix\nmore") == "prefix"
+
+
+def test_statement_mode_one_line_unless_it_opens_a_block():
+    assert run_rule("    total = ", "\n    return total\n", "sum(xs)\n    return total\n") == "sum(xs)"
+    got = run_rule("def f(x):", "\n\ndef g():\n    pass\n", "\n    y = x + 1\n    return y\n\ndef h():\n")
+    assert got.rstrip() == "\n    y = x + 1\n    return y"
+
+
+def test_block_mode_ends_at_dedent():
+    got = run_rule("def f(x):\n    ", "\n\ndef g():\n    pass\n", "y = x + 1\n    return y\n\ndef h():\n    pass\n")
+    assert got.rstrip() == "y = x + 1\n    return y"
+
+
+def test_block_mode_stops_where_model_repeats_the_suffix():
+    got = run_rule("def f(x):\n    y = 1\n    ", "\n    return y\n", "y += x\n    return y\n")
+    assert got.rstrip() == "y += x"
+
+
+def test_block_respects_max_lines():
+    gen = "".join(f"a{i} = {i}\n    " for i in range(20))
+    got = run_rule("def f():\n    ", "\n", gen, max_lines=3)
+    assert got.count("\n") == 2
+
+
+def test_unopened_closing_brace_ends_the_block():
+    got = run_rule("function f() {\n  ", "\n}\n", "return 1;\n}\nfunction g() {}", comment="//")
+    assert got.rstrip() == "return 1;"
+
+
+def test_bracket_opened_in_prefix_may_be_closed():
+    # the suffix does not close the paren, so the completion may
+    assert run_rule("x = foo(", "\nprint(1)\n", "a, b)\nmore") == "a, b)"
+
+
+def test_brackets_in_strings_and_comments_ignored():
+    assert bracket_scan("')' # )\n", 0, "#")[0] is None
+    assert bracket_scan("x) ", 0, "#")[0] == 1
+    assert open_depth("f(a,\n  [1, 2,", "3])\n") == 0
+    assert open_depth("f(a,\n  [1, 2,", "\n") == 2
+
+
+@pytest.mark.parametrize("line, width", [("    x", 4), ("\tx", 4), ("  \tx", 4), ("x", 0), ("", 0)])
+def test_indent_width(line, width):
+    assert indent_width(line) == width
