@@ -20,7 +20,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from codex_ls.languages import language_id_for_path
+from codex_ls.languages import language_for
 
 CLIENT_CAPABILITIES = types.ClientCapabilities(
     general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
@@ -30,6 +30,14 @@ CLIENT_CAPABILITIES = types.ClientCapabilities(
         inline_completion=types.InlineCompletionClientCapabilities(dynamic_registration=False),
     ),
 )
+
+
+def language_id_for_path(path: str) -> str:
+    """The LSP languageId an editor would send for ``path`` (``"plaintext"`` if unknown)."""
+    info = language_for(None, path)
+    if info is None:
+        return "plaintext"
+    return {"tsx": "typescriptreact"}.get(info.name, info.name)
 
 
 async def complete_file(
@@ -60,11 +68,11 @@ async def complete_file(
     client = LanguageClient("codex-ls-complete", "0")
 
     @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
-    def _create(_ls, _params):
+    def _create(_params):
         return None
 
     @client.feature(types.PROGRESS)
-    def _progress(_ls, params: types.ProgressParams):
+    def _progress(params: types.ProgressParams):
         if on_progress is not None:
             value = params.value
             on_progress(getattr(value, "message", None) or getattr(value, "title", None) or "", getattr(value, "percentage", None))
@@ -72,12 +80,12 @@ async def complete_file(
     messages: list[str] = []
 
     @client.feature(types.WINDOW_SHOW_MESSAGE)
-    def _show(_ls, params: types.ShowMessageParams):
+    def _show(params: types.ShowMessageParams):
         messages.append(params.message)
         print(params.message, file=sys.stderr)
 
     @client.feature(types.WINDOW_LOG_MESSAGE)
-    def _log(_ls, params: types.LogMessageParams):
+    def _log(params: types.LogMessageParams):
         return None
 
     started = time.perf_counter()
@@ -97,7 +105,7 @@ async def complete_file(
         uri = path.resolve().as_uri()
         client.text_document_did_open(
             types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(uri=uri, language_id=language_id or language_id_for_path(str(path)) or "plaintext", version=1, text=text)
+                text_document=types.TextDocumentItem(uri=uri, language_id=language_id or language_id_for_path(str(path)), version=1, text=text)
             )
         )
         asked = time.perf_counter()

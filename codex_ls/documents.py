@@ -61,7 +61,22 @@ class Change:
 
     @classmethod
     def full(cls, text: str) -> "Change":
+        """A full-text replacement."""
         return cls(None, None, text)
+
+    @classmethod
+    def from_lsp(cls, event: object) -> "Change":
+        """From an lsprotocol ``TextDocumentContentChangePartial`` (with a ``range``) or
+        ``TextDocumentContentChangeWholeDocument`` (``text`` only)."""
+        rng = getattr(event, "range", None)
+        text: str = getattr(event, "text")
+        if rng is None:
+            return cls(None, None, text)
+        return cls(
+            (rng.start.line, rng.start.character),
+            (rng.end.line, rng.end.character),
+            text,
+        )
 
 
 class Document:
@@ -75,7 +90,9 @@ class Document:
     built lazily).
 
     The ``tree`` object is replaced (not mutated) on every change, so a caller holding the
-    tree of an earlier version keeps a consistent tree of that version.
+    tree of an earlier version keeps a consistent tree of that version. Node byte offsets
+    index :attr:`source` (UTF-8); node points are tree-sitter ``(row, byte column)`` with rows
+    counting "\\n" only. Raises ``ValueError`` for an unknown ``encoding``.
     """
 
     def __init__(
@@ -123,7 +140,7 @@ class Document:
         """A :class:`LineIndex` of the current text (rebuilt on first use after a change)."""
         index = self._index
         if index is None:
-            index = self._index = LineIndex(self._text)
+            index = self._index = LineIndex(self._text, self._bytes)
         return index
 
     @property
@@ -170,7 +187,9 @@ class Document:
                 reparse_full = True
                 continue
             if index is None:
-                index = LineIndex(text)
+                if data is None and parser is not None and not reparse_full:
+                    data = text.encode("utf-8", _ERRORS)
+                index = LineIndex(text, data)
             start = index.offset_at(change.start[0], change.start[1], encoding)
             end = index.offset_at(change.end[0], change.end[1], encoding)
             if end < start:

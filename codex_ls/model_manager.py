@@ -157,10 +157,14 @@ class ModelManager:
         self.loop.call_soon_threadsafe(apply)
 
     async def wait_ready(self, timeout_s: float) -> Engine | None:
-        """The engine, waiting up to ``timeout_s`` seconds while it loads; ``None`` if not ready."""
+        """The engine, waiting up to ``timeout_s`` seconds while it loads; ``None`` if not ready.
+
+        A request that arrives before loading started (between ``initialize``
+        and the end of the ``initialized`` handler) waits too.
+        """
         if self.state == "ready":
             return self.engine
-        if self.state in ("failed", "idle"):
+        if self.state == "failed":
             return None
         try:
             await asyncio.wait_for(self._ready.wait(), timeout_s)

@@ -60,6 +60,7 @@ __all__ = [
     "verify_file",
     "find_part_files",
     "install_hint",
+    "looks_like_path",
     "add_models_parser",
     "run_models_command",
 ]
@@ -711,11 +712,22 @@ class ResolvedModel:
     source: Literal["path", "cache", "parts", "download"]
 
 
-def _looks_like_path(model: str, registry: Mapping[str, ModelSpec]) -> bool:
+def looks_like_path(model: str, registry: Mapping[str, ModelSpec] | None = None) -> bool:
+    """True if ``model`` (a ``--model`` / ``CODEX_LS_MODEL`` value) means a file, not a registry name.
+
+    A path contains a path separator, starts with ``~``, ends with ``.gguf``,
+    or names an existing file that is not also a registry name (``registry``
+    defaults to the bundled one).
+    """
     if os.sep in model or (os.altsep and os.altsep in model):
         return True
     if model.lower().endswith(".gguf") or model.startswith("~"):
         return True
+    if registry is None:
+        try:
+            registry = load_registry()
+        except ModelError:
+            registry = {}
     return model not in registry and Path(model).is_file()
 
 
@@ -776,7 +788,7 @@ def resolve_model(
     if path is not None and os.fspath(path) != "":
         hint = registry.get(model) if model else None
         return _resolve_explicit(path, hint, registry)
-    if model is not None and model != "" and _looks_like_path(model, registry):
+    if model is not None and model != "" and looks_like_path(model, registry):
         return _resolve_explicit(model, None, registry)
 
     name = model or _default_name(registry)

@@ -14,7 +14,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from codex_ls import __version__
 from codex_ls.documents import DocumentStore
@@ -51,6 +53,24 @@ class RequestTracker:
                 del self._live[uri]
 
 
+class CodexProtocol(LanguageServerProtocol):
+    """pygls' protocol, plus: a request whose params do not deserialize gets an error response.
+
+    pygls 2.1 raises while decoding such a message, before it knows it is a
+    request, so the client would wait forever for an answer; here the
+    request is answered with ``InvalidParams`` (-32602) naming the method.
+    """
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                error = JsonRpcInvalidParams(f"invalid params for {data['method']}")
+                self._send_response(data["id"], None, error.to_response_error())
+            raise
+
+
 class CodexLanguageServer(LanguageServer):
     """pygls server with codex-ls state.
 
@@ -64,6 +84,7 @@ class CodexLanguageServer(LanguageServer):
     """
 
     def __init__(self, cli_model: str | None = None, **kwargs):
+        kwargs.setdefault("protocol_cls", CodexProtocol)
         super().__init__("codex-ls", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental, **kwargs)
         self.documents = DocumentStore()
         self.settings = Settings()
@@ -79,6 +100,10 @@ class CodexLanguageServer(LanguageServer):
         if self._models is None:
             self._models = ModelManager(asyncio.get_event_loop(), on_error=self.show_error)
         return self._models
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """Log protocol-level errors; the client already got an error response where one was due."""
+        log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
 
     def show_error(self, message: str) -> None:
         """One ``window/showMessage`` of type Error."""

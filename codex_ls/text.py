@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from functools import partial
 from itertools import accumulate
-from operator import add, sub
 from typing import Literal
 
 __all__ = ["Encoding", "ENCODINGS", "LineIndex", "utf16_len", "utf8_len"]
@@ -35,8 +33,8 @@ ENCODINGS: tuple[Encoding, ...] = ("utf-8", "utf-16", "utf-32")
 
 _ERRORS = "surrogatepass"
 _LINE_BREAK_SPLIT = re.compile(r"(\r\n|\r|\n)")
+_LINE_BREAK_SPLIT_BYTES = re.compile(rb"(\r\n|\r|\n)")
 _LONE_CR = re.compile(r"\r(?!\n)")
-_encode_utf8 = partial(str.encode, encoding="utf-8", errors=_ERRORS)
 
 
 def utf16_len(s: str) -> int:
@@ -113,11 +111,15 @@ class LineIndex:
         "_lone_cr",
         "_byte_starts",
         "_nl_starts",
+        "_has_cr",
+        "_data",
     )
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, data: bytes | None = None):
+        """``data``, if given, must be ``text`` encoded as UTF-8 (saves encoding it again)."""
         self.text = text
-        if "\r" not in text:
+        self._has_cr = "\r" in text
+        if not self._has_cr:
             lines = text.split("\n")
             # start[i + 1] = start[i] + len(line i) + 1 (the "\n")
             starts = list(accumulate(map((1).__add__, map(len, lines[:-1])), initial=0))
@@ -133,6 +135,7 @@ class LineIndex:
         self.line_count: int = len(lines)
         self._ascii: bool = text.isascii()
         self._byte_starts: list[int] | None = None
+        self._data: bytes | None = None if self._ascii else data
         self._nl_starts: list[int] | None = None
 
     # -- lines -------------------------------------------------------------------------
@@ -198,11 +201,17 @@ class LineIndex:
     def _line_byte_starts(self) -> list[int]:
         starts = self._byte_starts
         if starts is None:
-            # byte start of line i = str start + sum over earlier lines of (UTF-8 len - len);
-            # line breaks are ASCII so they contribute equally to both.
-            head = self._lines[:-1]
-            extra = accumulate(map(sub, map(len, map(_encode_utf8, head)), map(len, head)), initial=0)
-            starts = list(map(add, self._starts, extra))
+            data = self._data
+            if data is None:
+                data = self.text.encode("utf-8", _ERRORS)
+            self._data = None  # only needed for this table
+            # "\r" and "\n" bytes only occur as those characters in UTF-8, so the byte
+            # lines are exactly the str lines
+            if not self._has_cr:
+                starts = list(accumulate(map((1).__add__, map(len, data.split(b"\n")[:-1])), initial=0))
+            else:
+                parts = _LINE_BREAK_SPLIT_BYTES.split(data)
+                starts = list(accumulate(map(len, parts[:-1]), initial=0))[::2]
             self._byte_starts = starts
         return starts
 

@@ -319,23 +319,21 @@ def test_input_edit():
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 @pytest.mark.parametrize(
-    "language_id, template, insert, top_level",
+    "language_id, template, insert",
     [
         (
             "python",
             "def f{i}(x):{nl}    s = 'é中😀 {i}'{nl}    return [x, s]{nl}{nl}",
             "  # 😀{nl}    ß = 'ü'",
-            "function_definition",
         ),
         (
             "javascript",
             "function f{i}(x) {{{nl}  const s = 'é中😀 {i}';{nl}  return [x, s];{nl}}}{nl}",
             " // 😀{nl}  let ß = 'ü';",
-            "function_declaration",
         ),
     ],
 )
-def test_incremental_parse_reuses_unchanged_subtrees(language_id, template, insert, top_level, newline):
+def test_incremental_parse_reuses_unchanged_subtrees(language_id, template, insert, newline):
     """Correct edits let tree-sitter reuse the old subtrees around the edit. (Wrong byte offsets
     would still give a correct tree, by reparsing more, so check the reuse explicitly.)"""
     text = "".join(template.format(i=i, nl=newline) for i in range(40))
@@ -347,8 +345,9 @@ def test_incremental_parse_reuses_unchanged_subtrees(language_id, template, inse
     doc.parser.logger = None
     assert doc.error_count() == 0
     assert_tree_matches_fresh_parse(doc)
-    reused = sum(1 for message in log if message.startswith(f"reuse_node symbol:{top_level}"))
-    assert reused >= 30, (reused, log)
+    # about 100 (javascript) / 200 (python) nodes are reused; a full reparse reuses none
+    reused = sum(1 for message in log if message.startswith("reuse_node"))
+    assert reused >= 50, reused
 
 
 def test_full_replacement():
@@ -423,6 +422,17 @@ def test_document_positions_follow_encoding():
         assert doc.position_at(2) == (0, col)
         assert doc.byte_offset(2) == 5
         assert doc.source == text.encode()
+
+
+def test_change_from_lsp():
+    from lsprotocol import types
+
+    partial = types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(1, 2), types.Position(3, 4)), text="x"
+    )
+    assert Change.from_lsp(partial) == Change((1, 2), (3, 4), "x")
+    whole = types.TextDocumentContentChangeWholeDocument(text="all")
+    assert Change.from_lsp(whole) == Change(None, None, "all") == Change.full("all")
 
 
 def test_store():
@@ -542,7 +552,7 @@ def sources(lines: list[str]):
         st.text(alphabet=st.sampled_from(list("ab (){}:='\"é中😀𝔘\t")), max_size=12),
     )
     newline = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r\n", "\r"])
-    return st.lists(st.tuples(line, newline), max_size=14).map(lambda pairs: "".join(a + b for a, b in pairs))
+    return st.lists(st.tuples(line, newline), max_size=25).map(lambda pairs: "".join(a + b for a, b in pairs))
 
 
 @st.composite
@@ -583,7 +593,7 @@ def run_edits(data, language_id: str, uri: str, lines: list[str], enc: str) -> N
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=120,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

