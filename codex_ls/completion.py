@@ -9,6 +9,7 @@ The LSP handlers in :mod:`codex_ls.features` only convert types around it.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -19,6 +20,8 @@ from codex_ls.postprocess import postprocess
 from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,15 @@ def complete(
     )
     result = engine.generate(request, cancel)
     if result.finish_reason == "cancelled":
-        return CompletionOutcome("", offset, ctx, prompt, result)
-    final = postprocess(result.text, ctx, insertion_checker(doc, offset))
+        final = ""
+    else:
+        raw = result.text
+        if result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():
+            raw = raw[: raw.rstrip().rfind("\n")]  # drop the unfinished last line
+        final = postprocess(raw, ctx, insertion_checker(doc, offset))
+    log.debug(
+        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars",
+        doc.uri, ctx.mode, result.prompt_tokens, result.prompt_tokens_evaluated, result.generated_tokens,
+        result.elapsed_ms, result.finish_reason, len(final),
+    )
     return CompletionOutcome(final, offset, ctx, prompt, result)

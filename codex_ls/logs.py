@@ -28,7 +28,7 @@ class LspLogHandler(logging.Handler):
     Thread-safe: records from worker threads are sent from the event loop.
     """
 
-    def __init__(self, server, level: int = logging.INFO):
+    def __init__(self, server, level: int = logging.NOTSET):
         super().__init__(level)
         self.server = server
 

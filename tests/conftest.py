@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _TINY_DIR = Path(tempfile.mkdtemp(prefix="codex-ls-tiny-"))
 TINY_MODEL = write_tiny_gguf(_TINY_DIR / "tiny.gguf")
 # A slower tiny model (more layers and width) so that a long generation lasts
-# long enough to be cancelled midway.
-SLOW_MODEL = write_tiny_gguf(_TINY_DIR / "slow.gguf", seed=1, n_layer=6, n_embd=384, n_head=6, n_ff=1536, context_length=8192)
+# long enough to be cancelled midway; it says "xxxx..." and never stops by itself.
+SLOW_MODEL = write_tiny_gguf(_TINY_DIR / "slow.gguf", seed=1, n_layer=6, n_embd=384, n_head=6, n_ff=1536, context_length=8192, bias_token="x")
 CACHE_DIR = _TINY_DIR / "cache"
 
 

@@ -133,8 +133,8 @@ def test_greedy_completion_is_deterministic(llm, model_path: Path) -> None:
     assert first["usage"] == second["usage"]
 
 
-def test_eos_bias_token_makes_the_model_stop(tmp_path: Path) -> None:
-    path = write_tiny_gguf(tmp_path / "eos.gguf", eos_bias_token="<|endoftext|>")
+def test_bias_token_makes_the_model_stop(tmp_path: Path) -> None:
+    path = write_tiny_gguf(tmp_path / "eos.gguf", bias_token="<|endoftext|>")
     model = _load(path)
     try:
         out = model.create_completion("def f():", max_tokens=16, temperature=0)
@@ -144,6 +144,6 @@ def test_eos_bias_token_makes_the_model_stop(tmp_path: Path) -> None:
         model.close()
 
 
-def test_eos_bias_token_must_be_in_vocab(tmp_path: Path) -> None:
+def test_bias_token_must_be_in_vocab(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        write_tiny_gguf(tmp_path / "x.gguf", eos_bias_token="<|not a token|>")
+        write_tiny_gguf(tmp_path / "x.gguf", bias_token="<|not a token|>")

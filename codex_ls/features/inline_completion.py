@@ -74,12 +74,6 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         return None
     finally:
         ls.requests.end(uri, token)
-    gen = outcome.generation
-    if gen is not None:
-        log.debug(
-            "completion %s: mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s text=%r",
-            uri, outcome.context.mode, gen.prompt_tokens, gen.prompt_tokens_evaluated, gen.generated_tokens, gen.elapsed_ms, gen.finish_reason, outcome.text,
-        )
     if not outcome.text or token.cancelled:
         return None
     line, character = snap.position_at(offset)

@@ -283,7 +283,7 @@ def write_tiny_gguf(
     n_head: int = 4,
     n_ff: int = 128,
     context_length: int = 2048,
-    eos_bias_token: str | None = None,
+    bias_token: str | None = None,
 ) -> Path:
     """Write a tiny random-weight llama-architecture GGUF model to ``path``.
 
@@ -308,7 +308,7 @@ def write_tiny_gguf(
     arguments give byte-identical files.  The output rows of the control tokens
     are zero (logit 0 while the best ordinary token's logit is positive), so
     greedy generation never picks an end-of-generation token by chance: it runs
-    to ``max_tokens``.  With ``eos_bias_token`` (any token string in the
+    to ``max_tokens``.  With ``bias_token`` (any token string in the
     vocabulary, e.g. ``"<|endoftext|>"``) the model instead predicts that token
     with overwhelming probability at every position, which gives tests a model
     that stops at once.
@@ -326,11 +326,11 @@ def write_tiny_gguf(
     tokens, merges, special_ids = tiny_vocab()
     n_vocab = len(tokens)
     bias_id: int | None = None
-    if eos_bias_token is not None:
+    if bias_token is not None:
         try:
-            bias_id = tokens.index(eos_bias_token)
+            bias_id = tokens.index(bias_token)
         except ValueError:
-            raise ValueError(f"eos_bias_token {eos_bias_token!r} is not in the vocabulary") from None
+            raise ValueError(f"bias_token {bias_token!r} is not in the vocabulary") from None
 
     path = Path(path)
     rng = np.random.default_rng(seed)
