@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from codex_ls.client import run_complete
 
         logging.basicConfig(level=args.log_level, stream=sys.stderr)
+        logging.getLogger("pygls").setLevel(logging.WARNING)
         return run_complete(args)
     if args.command == "models":
         from codex_ls.models import run_models_command

@@ -74,8 +74,8 @@ async def complete_file(
     @client.feature(types.PROGRESS)
     def _progress(params: types.ProgressParams):
         if on_progress is not None:
-            value = params.value
-            on_progress(getattr(value, "message", None) or getattr(value, "title", None) or "", getattr(value, "percentage", None))
+            value = params.value if isinstance(params.value, dict) else vars(params.value)
+            on_progress(value.get("message") or value.get("title") or "", value.get("percentage"))
 
     messages: list[str] = []
 

@@ -122,8 +122,13 @@ class ModelManager:
         try:
             report("resolving model", 0)
 
+            last = [-1]
+
             def bytes_progress(done: int, total: int) -> None:
-                report(f"assembling model ({done >> 20} of {total >> 20} MiB)", int(done * 90 / max(total, 1)))
+                tenth = done * 10 // max(total, 1)
+                if tenth != last[0]:  # one report per 10%
+                    last[0] = tenth
+                    report(f"assembling model ({done >> 20} of {total >> 20} MiB)", int(done * 90 / max(total, 1)))
 
             resolved = resolve_model(choice.name, path=choice.path, progress=bytes_progress)
             report(f"loading {resolved.path.name}", 90)

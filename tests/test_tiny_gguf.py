@@ -9,11 +9,11 @@ import pytest
 
 from codex_ls.testing.tiny_gguf import MODEL_NAME, SPECIAL_TOKENS, tiny_vocab, write_tiny_gguf
 
-gguf = pytest.importorskip("gguf")
+import gguf  # noqa: E402  (test extra: a missing install must fail, not skip)
+import llama_cpp  # noqa: E402
 
 
 def _load(path: Path):
-    llama_cpp = pytest.importorskip("llama_cpp")
     return llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=2, verbose=False)
 
 
