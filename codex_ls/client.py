@@ -40,6 +40,130 @@ def language_id_for_path(path: str) -> str:
     return {"tsx": "typescriptreact"}.get(info.name, info.name)
 
 
+class LspSession:
+    """A spawned codex-ls server and a pygls client speaking to it over stdio.
+
+    Use as ``async with LspSession(...) as session:``; the server is
+    initialized (with inline completion, UTF-16 positions and work-done
+    progress) on entry and shut down on exit.
+
+    Args:
+        model: ``--model`` for the server (path or registry name), or ``None``.
+        server_cmd: the command that starts the server (default ``python -m codex_ls``).
+        settings: ``initializationOptions`` (the ``codexLs`` settings), or ``None``.
+        on_progress: ``(message, percentage)`` callback for ``$/progress``.
+    """
+
+    def __init__(self, *, model: str | None = None, server_cmd: list[str] | None = None, settings: dict | None = None, on_progress=None, root: Path | None = None):
+        cmd = list(server_cmd or [sys.executable, "-m", "codex_ls"])
+        if model:
+            cmd += ["--model", model]
+        self.cmd = cmd
+        self.settings = settings
+        self.root = root
+        self.messages: list[str] = []
+        self.client = LanguageClient("codex-ls-client", "0")
+        self._drain: asyncio.Task | None = None
+        self._versions: dict[str, int] = {}
+        self.model_settled = asyncio.Event()  # the server's model-load progress ended (ready or failed)
+        self.model_settled_at: float | None = None
+        client = self.client
+
+        @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _create(_params):
+            return None
+
+        @client.feature(types.PROGRESS)
+        def _progress(params: types.ProgressParams):
+            value = params.value if isinstance(params.value, dict) else vars(params.value)
+            if on_progress is not None:
+                on_progress(value.get("message") or value.get("title") or "", value.get("percentage"))
+            if value.get("kind") == "end" and str(params.token).startswith("codex-ls/model/"):
+                self.model_settled_at = time.perf_counter()
+                self.model_settled.set()
+
+        @client.feature(types.WINDOW_SHOW_MESSAGE)
+        def _show(params: types.ShowMessageParams):
+            self.messages.append(params.message)
+            print(params.message, file=sys.stderr)
+
+        @client.feature(types.WINDOW_LOG_MESSAGE)
+        def _log(params: types.LogMessageParams):
+            return None
+
+    async def __aenter__(self) -> "LspSession":
+        self.started = time.perf_counter()
+        await self.client.start_io(*self.cmd)
+        server = self.client._server
+        if server is not None and server.stderr is not None:
+            self._drain = asyncio.create_task(_drain(server.stderr))
+        await self.client.initialize_async(
+            types.InitializeParams(
+                capabilities=CLIENT_CAPABILITIES,
+                process_id=os.getpid(),
+                root_uri=self.root.resolve().as_uri() if self.root else None,
+                client_info=types.ClientInfo(name="codex-ls client"),
+                initialization_options=self.settings,
+            )
+        )
+        self.client.initialized(types.InitializedParams())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        server = self.client._server
+        try:
+            if server is not None and server.returncode is None:
+                await asyncio.wait_for(self.client.shutdown_async(None), 10)
+                self.client.exit(None)
+            await asyncio.wait_for(self.client.stop(), 10)
+        except Exception:
+            if server is not None and server.returncode is None:
+                server.kill()
+        if self._drain is not None:
+            self._drain.cancel()
+
+    def open(self, path: Path, text: str | None = None, language_id: str | None = None) -> str:
+        """``didOpen`` ``path`` (with ``text`` instead of the file's content if given); returns its URI."""
+        uri = path.resolve().as_uri()
+        self._versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id=language_id or language_id_for_path(str(path)), version=1, text=text if text is not None else path.read_text(encoding="utf-8"))
+            )
+        )
+        return uri
+
+    def replace_all(self, uri: str, text: str) -> None:
+        """``didChange`` with the whole new text."""
+        self._versions[uri] = self._versions.get(uri, 0) + 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self._versions[uri]),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+
+    async def inline_completion(self, uri: str, line: int, character: int, timeout_s: float = 300.0) -> types.InlineCompletionList:
+        """``textDocument/inlineCompletion`` at ``(line, character)`` (UTF-16 code units).
+
+        Raises:
+            TimeoutError: no answer within ``timeout_s``.
+        """
+        result = await asyncio.wait_for(
+            self.client.text_document_inline_completion_async(
+                types.InlineCompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    position=types.Position(line=line, character=character),
+                    context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+                )
+            ),
+            timeout_s,
+        )
+        if isinstance(result, list) or result is None:
+            result = types.InlineCompletionList(items=list(result or []))
+        return result
+
+
 async def complete_file(
     path: Path,
     line: int,
@@ -50,89 +174,30 @@ async def complete_file(
     server_cmd: list[str] | None = None,
     on_progress=None,
     timeout_s: float = 300.0,
-) -> tuple[types.InlineCompletionList | None, dict]:
+) -> tuple[types.InlineCompletionList, dict]:
     """Start a server, ask for the inline completion at ``(line, character)`` of ``path``.
 
-    ``character`` counts UTF-16 code units, like LSP. Returns the LSP result
-    and timings in ms: ``{"start_ms", "first_ms"}`` (process start to
-    answer, request to answer).
+    ``character`` counts UTF-16 code units, like LSP. The request is sent
+    once the server reports the model loaded (work-done progress ended), so
+    the timings separate the two. Returns the LSP result and timings in ms:
+    ``load_ms`` (process start to model ready), ``request_ms`` (request to
+    answer) and ``start_ms`` (process start to answer).
 
     Raises:
         TimeoutError: no answer within ``timeout_s``.
         OSError: the file cannot be read.
     """
-    text = path.read_text(encoding="utf-8")
-    cmd = server_cmd or [sys.executable, "-m", "codex_ls"]
-    if model:
-        cmd = [*cmd, "--model", model]
-    client = LanguageClient("codex-ls-complete", "0")
-
-    @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
-    def _create(_params):
-        return None
-
-    @client.feature(types.PROGRESS)
-    def _progress(params: types.ProgressParams):
-        if on_progress is not None:
-            value = params.value if isinstance(params.value, dict) else vars(params.value)
-            on_progress(value.get("message") or value.get("title") or "", value.get("percentage"))
-
-    messages: list[str] = []
-
-    @client.feature(types.WINDOW_SHOW_MESSAGE)
-    def _show(params: types.ShowMessageParams):
-        messages.append(params.message)
-        print(params.message, file=sys.stderr)
-
-    @client.feature(types.WINDOW_LOG_MESSAGE)
-    def _log(params: types.LogMessageParams):
-        return None
-
-    started = time.perf_counter()
-    await client.start_io(*cmd)
-    server = client._server
-    drain = asyncio.create_task(_drain(server.stderr)) if server is not None and server.stderr is not None else None
-    try:
-        await client.initialize_async(
-            types.InitializeParams(
-                capabilities=CLIENT_CAPABILITIES,
-                process_id=os.getpid(),
-                root_uri=path.parent.resolve().as_uri(),
-                client_info=types.ClientInfo(name="codex-ls complete"),
-            )
-        )
-        client.initialized(types.InitializedParams())
-        uri = path.resolve().as_uri()
-        client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(uri=uri, language_id=language_id or language_id_for_path(str(path)), version=1, text=text)
-            )
-        )
-        asked = time.perf_counter()
-        result = await asyncio.wait_for(
-            client.text_document_inline_completion_async(
-                types.InlineCompletionParams(
-                    text_document=types.TextDocumentIdentifier(uri=uri),
-                    position=types.Position(line=line, character=character),
-                    context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-                )
-            ),
-            timeout_s,
-        )
-        done = time.perf_counter()
-        await asyncio.wait_for(client.shutdown_async(None), 10)
-        client.exit(None)
-    finally:
+    async with LspSession(model=model, server_cmd=server_cmd, on_progress=on_progress, root=path.parent) as session:
+        uri = session.open(path, language_id=language_id)
         try:
-            await asyncio.wait_for(client.stop(), 10)
-        except Exception:
-            if server is not None and server.returncode is None:
-                server.kill()
-        if drain is not None:
-            drain.cancel()
-    if isinstance(result, list):
-        result = types.InlineCompletionList(items=result)
-    return result, {"start_ms": (done - started) * 1000.0, "request_ms": (done - asked) * 1000.0, "messages": messages}
+            await asyncio.wait_for(session.model_settled.wait(), timeout_s)
+        except TimeoutError:
+            pass  # ask anyway: the server waits (bounded) for the model itself
+        asked = time.perf_counter()
+        result = await session.inline_completion(uri, line, character, timeout_s)
+        done = time.perf_counter()
+        load_ms = ((session.model_settled_at or asked) - session.started) * 1000.0
+        return result, {"load_ms": load_ms, "start_ms": (done - session.started) * 1000.0, "request_ms": (done - asked) * 1000.0, "messages": session.messages}
 
 
 async def _drain(stream) -> None:
@@ -185,5 +250,5 @@ def run_complete(args: argparse.Namespace) -> int:
         print("--- suggestion")
         print(text)
         print("---")
-    print(f"answered in {timing['request_ms']:.0f} ms (server start to answer: {timing['start_ms']:.0f} ms)", file=sys.stderr)
+    print(f"completion: {timing['request_ms']:.0f} ms (model load: {timing['load_ms']:.0f} ms; process start to answer: {timing['start_ms']:.0f} ms)")
     return 0 if items else 1
