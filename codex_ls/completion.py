@@ -67,28 +67,19 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     tree = doc.tree
     if tree is None or doc.language is None:
         return None
+    from codex_ls.documents import input_edit
     from codex_ls.languages import new_parser
 
     parser = new_parser(doc.language)
-    data = doc.text.encode("utf-8")
+    data = doc.source
     start_byte = doc.byte_offset(offset)
-    row = data.count(b"\n", 0, start_byte)
-    col = start_byte - (data.rfind(b"\n", 0, start_byte) + 1)
+    index = doc.index
     base_errors = doc.error_count(tree)
 
     def ok(insert: str) -> bool:
         ins = insert.encode("utf-8")
-        new_lines = ins.count(b"\n")
-        end_col = (len(ins) - ins.rfind(b"\n") - 1) if new_lines else col + len(ins)
         edited = tree.copy()
-        edited.edit(
-            start_byte=start_byte,
-            old_end_byte=start_byte,
-            new_end_byte=start_byte + len(ins),
-            start_point=(row, col),
-            old_end_point=(row, col),
-            new_end_point=(row + new_lines, end_col),
-        )
+        edited.edit(**input_edit(index, offset, offset, ins)._asdict())
         new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
         return doc.error_count(new_tree) <= base_errors
 

@@ -7,13 +7,6 @@ from lsprotocol import types
 from codex_ls.documents import Change
 
 
-def _change(event: types.TextDocumentContentChangeEvent) -> Change:
-    rng = getattr(event, "range", None)
-    if rng is None:
-        return Change(None, None, event.text)
-    return Change((rng.start.line, rng.start.character), (rng.end.line, rng.end.character), event.text)
-
-
 def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
@@ -25,7 +18,7 @@ def register(server) -> None:
         doc = ls.documents.get(params.text_document.uri)
         if doc is None:
             return
-        doc.apply_changes([_change(c) for c in params.content_changes], params.text_document.version)
+        doc.apply_changes([Change.from_lsp(c) for c in params.content_changes], params.text_document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
