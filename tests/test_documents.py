@@ -10,31 +10,9 @@ from hypothesis import strategies as st
 from codex_ls.documents import Change, Document, DocumentStore, InputEdit, input_edit
 from codex_ls.languages import LanguageInfo, language_for, new_parser
 from codex_ls.text import ENCODINGS, LineIndex
+from reference import ref_lines, units
 
 # -- slow reference implementation of LSP edits ------------------------------------------
-
-
-def ref_lines(text: str) -> list[tuple[int, int]]:
-    """(start, end-without-break) str offsets of each LSP line ("\\n", "\\r\\n", "\\r")."""
-    out = []
-    start = i = 0
-    while i < len(text):
-        if text[i] in "\r\n":
-            out.append((start, i))
-            i += 2 if text[i : i + 2] == "\r\n" else 1
-            start = i
-        else:
-            i += 1
-    out.append((start, len(text)))
-    return out
-
-
-def units(ch: str, enc: str) -> int:
-    if enc == "utf-8":
-        return len(ch.encode("utf-8"))
-    if enc == "utf-16":
-        return 2 if ord(ch) > 0xFFFF else 1
-    return 1
 
 
 def ref_offset(text: str, pos: tuple[int, int], enc: str) -> int:

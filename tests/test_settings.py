@@ -64,3 +64,14 @@ def test_table_lists_every_leaf_setting():
     for key in to_wire(Settings())["model"]:
         assert f"`model.{key}`" in table
     assert "`logLevel`" in table
+
+
+def test_configuration_section_merges_over_initialization_options():
+    from codex_ls.features.lifecycle import _merge
+
+    init = {"model": {"path": "/m.gguf"}, "completion": {"maxTokens": 8}}
+    merged = _merge(init, {"completion": {"maxLines": 2}})
+    s = parse_settings(merged)
+    assert (s.model.path, s.completion.max_tokens, s.completion.max_lines) == ("/m.gguf", 8, 2)
+    assert parse_settings(_merge(init, {})) == parse_settings(init)
+    assert _merge(None, {"logLevel": "debug"}) == {"logLevel": "debug"}

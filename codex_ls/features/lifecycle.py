@@ -21,7 +21,22 @@ from codex_ls.settings import SECTION, Settings, SettingsError, parse_settings
 log = logging.getLogger(__name__)
 
 
+def _merge(base, over):
+    """Deep-merge two JSON objects; values in ``over`` win (``over`` None: ``base``)."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return base if over is None else over
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merge(merged.get(key), value) if key in merged else value
+    return merged
+
+
 def _apply_settings(ls, raw, source: str) -> None:
+    """Parse ``raw`` on top of the ``initializationOptions`` and make it the settings snapshot."""
+    if source == "initializationOptions":
+        ls.raw_init_options = raw
+    else:
+        raw = _merge(getattr(ls, "raw_init_options", None), raw)
     try:
         ls.settings = parse_settings(raw)
     except SettingsError as exc:
