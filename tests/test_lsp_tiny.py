@@ -175,7 +175,8 @@ async def test_completion_fallback_item_shape(client: LanguageClient):
     item = result.items[0]
     assert item.text_edit.range.start == item.text_edit.range.end == types.Position(line=0, character=11)
     assert item.label == item.text_edit.new_text.split("\n")[0].strip()[:60] or item.label.endswith("...")
-    assert item.text_edit.new_text in item.documentation.value
+    documentation = item.documentation if isinstance(item.documentation, str) else item.documentation.value
+    assert item.text_edit.new_text in documentation
     assert item.preselect and item.sort_text < "0"
 
 

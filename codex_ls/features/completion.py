@@ -15,11 +15,11 @@ from lsprotocol import types
 from codex_ls.features.inline_completion import suggest
 
 
-def to_completion_list(found, language_id: str | None, markdown: bool = True) -> types.CompletionList:
+def to_completion_list(found, language_id: str | None, doc_formats: tuple = (types.MarkupKind.Markdown,)) -> types.CompletionList:
     """The ``CompletionList`` for one suggestion (``None``: an empty, incomplete list).
 
-    ``markdown``: the client renders Markdown documentation; otherwise the
-    documentation is plain text.
+    ``doc_formats``: the documentation formats the client declared; Markdown
+    if it renders it, else plain-text ``MarkupContent``, else a plain string.
     """
     if found is None:
         return types.CompletionList(is_incomplete=True, items=[])
@@ -31,8 +31,10 @@ def to_completion_list(found, language_id: str | None, markdown: bool = True) ->
         detail="codex-ls",
         documentation=(
             types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```{language_id or ''}\n{found.text}\n```")
-            if markdown
+            if types.MarkupKind.Markdown in doc_formats
             else types.MarkupContent(kind=types.MarkupKind.PlainText, value=found.text)
+            if types.MarkupKind.PlainText in doc_formats
+            else found.text
         ),
         sort_text="\x00",
         preselect=True,
@@ -46,15 +48,15 @@ def to_completion_list(found, language_id: str | None, markdown: bool = True) ->
 async def _completion(ls, params: types.CompletionParams) -> types.CompletionList:
     found = await suggest(ls, params.text_document.uri, params.position)
     doc = ls.documents.get(params.text_document.uri)
-    return to_completion_list(found, doc.language_id if doc else None, _client_renders_markdown(ls))
+    return to_completion_list(found, doc.language_id if doc else None, _documentation_formats(ls))
 
 
-def _client_renders_markdown(ls) -> bool:
+def _documentation_formats(ls) -> tuple:
     try:
         formats = ls.client_capabilities.text_document.completion.completion_item.documentation_format
     except AttributeError:
-        return False
-    return bool(formats) and types.MarkupKind.Markdown in formats
+        return ()
+    return tuple(formats or ())
 
 
 def register_fallback(ls) -> None:
