@@ -119,18 +119,21 @@ def complete(
         prefix_tokens=settings.prefix_tokens,
         suffix_tokens=settings.suffix_tokens,
     )
-    max_tokens = settings.max_tokens if ctx.mode != "line" else min(settings.max_tokens, 48)
+    baseline = settings.strategy != "syntax"
+    max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     request = GenerationRequest(
         prompt=prompt.text,
         max_tokens=max_tokens,
-        stop=profile.stop,
+        stop=profile.stop + (("\n",) if settings.strategy == "first-line" else ()),
         temperature=settings.temperature,
-        should_stop=StopRule(ctx, max_lines=settings.max_lines),
+        should_stop=None if baseline else StopRule(ctx, max_lines=settings.max_lines),
         deadline_s=time.monotonic() + settings.timeout_ms / 1000.0,
     )
     result = engine.generate(request, cancel)
     if result.finish_reason == "cancelled":
         final = ""
+    elif baseline:
+        final = result.text if result.text.strip() else ""  # baselines: the model's text as it is
     else:
         raw = result.text
         if result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():
