@@ -20,6 +20,7 @@ from codex_ls.postprocess import postprocess
 from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor
+from codex_ls.syntax import should_complete
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ def complete(
     prefix, suffix = text[:offset], text[offset:]
     comment = doc.language.comment_prefix if doc.language else "#"
     ctx = analyze_cursor(prefix, suffix, line_comment=comment)
+    if settings.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
+        log.debug("completion %s: nothing to complete here (string, comment or end of block)", doc.uri)
+        return CompletionOutcome("", offset, ctx, None, None)
     prompt = build_fim_prompt(
         prefix,
         suffix,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from codex_ls.stops import CursorContext
+from codex_ls.stops import CursorContext, is_distinctive
 
 _FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*$", re.MULTILINE)
 
@@ -50,7 +50,7 @@ def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
         if stripped.endswith(rest):
             return stripped[: len(stripped) - len(rest)]
         return text
-    if ctx.next_lines:
+    if ctx.next_lines and is_distinctive(ctx.next_lines[0]):
         lines = text.split("\n")
         target = ctx.next_lines[0].strip()
         for i, line in enumerate(lines):

@@ -197,8 +197,10 @@ class StopRule:
             if line.strip():
                 width = indent_width(line)
                 if (width < threshold) if strict else (width <= threshold):
+                    if not strict and line.lstrip()[:1] in CLOSERS and bracket_scan(text[:pos], 0, ctx.line_comment)[1] > 0:
+                        return end  # the closer of the block the completion opened: keep it, then stop
                     return pos - 1  # cut before the line break that starts the dedented line
-                if ctx.next_lines and line.strip() == ctx.next_lines[0].strip():
+                if ctx.next_lines and is_distinctive(line) and line.strip() == ctx.next_lines[0].strip():
                     return pos - 1  # the model started repeating the code after the cursor
             if cut_bracket is not None and cut_bracket < end:
                 return _cut_line_start(text, cut_bracket)
@@ -209,6 +211,11 @@ class StopRule:
         if cut_bracket is not None:
             return _cut_line_start(text, cut_bracket)
         return None
+
+
+def is_distinctive(line: str) -> bool:
+    """A line worth matching against the suffix: it has a letter or digit (not just ``}`` or ``);``)."""
+    return any(ch.isalnum() for ch in line)
 
 
 def _cut_line_start(text: str, index: int) -> int:

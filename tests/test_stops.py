@@ -68,3 +68,61 @@ def test_brackets_in_strings_and_comments_ignored():
 @pytest.mark.parametrize("line, width", [("    x", 4), ("\tx", 4), ("  \tx", 4), ("x", 0), ("", 0)])
 def test_indent_width(line, width):
     assert indent_width(line) == width
+
+
+# --- the same rules on real snippets in other languages -------------------------------------
+
+from codex_ls.completion import insertion_checker  # noqa: E402
+from codex_ls.documents import Document  # noqa: E402
+from codex_ls.postprocess import postprocess  # noqa: E402
+
+CURSOR = "‸"
+
+
+def finish(language: str, source: str, generated: str) -> str:
+    """Stop rule, then post-processing with the tree-sitter check, as the server does."""
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    doc = Document(f"file:///t.{language}", text, 1, language)
+    comment = doc.language.comment_prefix
+    cut = run_rule(text[:offset], text[offset:], generated, comment=comment)
+    ctx = analyze_cursor(text[:offset], text[offset:], line_comment=comment)
+    return postprocess(cut, ctx, insertion_checker(doc, offset))
+
+
+def test_javascript_block_ends_before_the_closing_brace():
+    src = "function total(items) {\n  ‸\n}\n\nmodule.exports = { total };\n"
+    gen = "let sum = 0;\n  for (const item of items) {\n    sum += item.price;\n  }\n  return sum;\n}\n\nfunction other() {"
+    assert finish("js", src, gen) == "let sum = 0;\n  for (const item of items) {\n    sum += item.price;\n  }\n  return sum;"
+
+
+def test_typescript_line_mode_stops_at_the_suffix_paren():
+    src = "const names: string[] = users.map(‸);\n"
+    assert finish("ts", src, "(u) => u.name);\nconsole.log(names);") == "(u) => u.name"
+
+
+def test_go_tabs_block_ends_at_dedent():
+    src = "package main\n\nfunc sum(xs []int) int {\n\t‸\n}\n"
+    gen = "total := 0\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n}\n\nfunc main() {"
+    assert finish("go", src, gen) == "total := 0\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total"
+
+
+def test_rust_statement_opening_a_block_gets_its_body():
+    src = "fn main() {\n    let xs = vec![1, 2, 3];\n    for x in xs.iter() ‸\n}\n"
+    gen = "{\n        println!(\"{}\", x);\n    }\n}\n"
+    assert finish("rs", src, gen) == "{\n        println!(\"{}\", x);\n    }"
+
+
+def test_rust_broken_line_is_refused():
+    src = "fn main() {\n    let x = ‸\n}\n"
+    assert finish("rs", src, "vec![1, 2;\n") == ""
+
+
+def test_suffix_duplicate_lines_dropped_in_python():
+    src = "def area(w, h):\n    ‸\n    return result\n"
+    assert finish("py", src, "result = w * h\n    return result\n") == "result = w * h"
+
+
+def test_rest_of_line_duplicate_dropped_in_javascript():
+    src = "if (isReady(‸)) {\n  start();\n}\n"
+    assert finish("js", src, "config)) {") == "config"

@@ -1,0 +1,87 @@
+"""Syntax questions about the cursor, answered with the document's tree-sitter tree.
+
+Pure functions of a tree and a byte offset: no server, no model.
+"""
+
+from __future__ import annotations
+
+import tree_sitter
+
+STRING_TYPES = frozenset(
+    {
+        "string", "string_content", "string_fragment", "string_literal", "raw_string_literal",
+        "interpreted_string_literal", "template_string", "char_literal", "character_literal",
+        "concatenated_string", "text_block",
+    }
+)
+"""Node types of string literals across the supported grammars."""
+
+CODE_IN_STRING_TYPES = frozenset({"interpolation", "template_substitution", "format_expression"})
+"""Nodes inside a string that hold code (f-string ``{...}``, JS ``${...}``)."""
+
+COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment", "doc_comment"})
+
+BLOCK_ENDING_TYPES = frozenset(
+    {"return_statement", "raise_statement", "break_statement", "continue_statement", "throw_statement", "pass_statement"}
+)
+"""Statements after which nothing more can run in their block."""
+
+
+def _ancestors(node: tree_sitter.Node | None):
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def cursor_in_literal(tree: tree_sitter.Tree, byte: int) -> str | None:
+    """``"string"`` or ``"comment"`` if the cursor at UTF-8 offset ``byte`` is strictly inside one, else ``None``.
+
+    Inside an interpolation (``f"{x}"``, `` `${x}` ``) is code, not string.
+    A cursor at the end of a line comment is not "inside" it.
+    """
+    node = tree.root_node.descendant_for_byte_range(byte, byte)
+    for anc in _ancestors(node):
+        if anc.type in CODE_IN_STRING_TYPES:
+            return None
+        if anc.type in STRING_TYPES and anc.start_byte < byte < anc.end_byte:
+            return "string"
+        if anc.type in COMMENT_TYPES and anc.start_byte < byte < anc.end_byte:
+            return "comment"
+    return None
+
+
+def after_block_ending_statement(tree: tree_sitter.Tree, byte: int, source: bytes) -> bool:
+    """True when the code before the cursor ends with a complete ``return``/``raise``/``break``/... statement
+    and nothing follows the cursor on its line: the block is over, there is nothing to complete."""
+    line_end = source.find(b"\n", byte)
+    rest = source[byte : len(source) if line_end == -1 else line_end]
+    if rest.strip():
+        return False
+    end = byte  # a space after `return ` means the user goes on typing: not the end
+    if end == 0:
+        return False
+    node = tree.root_node.descendant_for_byte_range(end - 1, end - 1)
+    for anc in _ancestors(node):
+        if anc.end_byte != end:
+            if anc.end_byte > end:
+                break
+            continue
+        if anc.type in BLOCK_ENDING_TYPES:
+            return not anc.has_error
+        if anc.type == "expression_statement":  # Go/Rust/JS statements are wrapped differently
+            continue
+    return False
+
+
+def should_complete(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> bool:
+    """Whether an inline completion makes sense at UTF-8 offset ``byte``.
+
+    No inside string literals or comments, and not after a statement that
+    ends its block (``return x`` at the end of its line). Without a tree
+    (unknown language) always yes.
+    """
+    if tree is None:
+        return True
+    if cursor_in_literal(tree, byte) is not None:
+        return False
+    return not after_block_ending_statement(tree, byte, source)
