@@ -36,6 +36,7 @@ class ModelChoice:
     name: str | None
     context_length: int
     threads: int | None
+    family: str | None = None
 
 
 def choose_model(settings: ModelSettings, cli_model: str | None = None, env: dict[str, str] | None = None) -> ModelChoice:
@@ -55,7 +56,7 @@ def choose_model(settings: ModelSettings, cli_model: str | None = None, env: dic
             name = explicit
     elif settings.path:
         path = settings.path
-    return ModelChoice(path, name or None, settings.context_length, settings.threads)
+    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family)
 
 
 def default_profile() -> ModelProfile:
@@ -68,6 +69,28 @@ def default_profile() -> ModelProfile:
 def profile_for(spec) -> ModelProfile:  # spec: codex_ls.models.ModelSpec
     """The completion profile (FIM template, stop strings) of a registry entry."""
     return ModelProfile(FimTemplate(spec.fim_prefix, spec.fim_suffix, spec.fim_middle), tuple(spec.stop))
+
+
+def family_profile(engine: Engine, family: str | None) -> ModelProfile:
+    """The profile of a GGUF outside the registry: the named family, else the detected one, else Qwen's.
+
+    Raises:
+        EngineError: ``family`` names no known family.
+    """
+    from codex_ls.families import detect_family, load_families
+
+    families = load_families()
+    if family:
+        if family not in families:
+            raise EngineError(f"unknown model.family {family!r}; known: {', '.join(families)}")
+        chosen = families[family]
+    else:
+        chosen = detect_family(lambda text: len(engine.tokenize(text)) == 1, families)
+        if chosen is None:
+            log.warning("no FIM family detected for this model; using Qwen2.5-Coder's format (set codexLs.model.family)")
+            return default_profile()
+    log.info("FIM family: %s", chosen.name)
+    return ModelProfile(chosen.fim, chosen.stop)
 
 
 ProgressCallback = Callable[[str, int | None], None]
@@ -133,7 +156,7 @@ class ModelManager:
             resolved = resolve_model(choice.name, path=choice.path, progress=bytes_progress)
             report(f"loading {resolved.path.name}", 90)
             engine = self.engine_factory(resolved.path, choice)
-            profile = profile_for(resolved.spec) if resolved.spec is not None else default_profile()
+            profile = profile_for(resolved.spec) if resolved.spec is not None else family_profile(engine, choice.family)
         except (ModelError, EngineError) as exc:
             self._finish(generation, None, None, str(exc), None, started)
             return

@@ -32,6 +32,7 @@ class ModelSettings:
 
     name: str | None = field(default=None, metadata={"doc": "Registry name of the model (`codex-ls models list`). Empty: the default model."})
     path: str | None = field(default=None, metadata={"doc": "Path to a GGUF file; wins over `name`. Also `--model PATH` or env `CODEX_LS_MODEL`."})
+    family: str | None = field(default=None, metadata={"doc": "FIM family of a GGUF given by path: `qwen2.5-coder`, `codegemma`, `starcoder`, `deepseek-coder`, `codellama`. Empty: detected from the model's special tokens."})
     context_length: int = field(default=4096, metadata={"doc": "Context window (tokens) the engine allocates: prompt plus generated tokens."})
     threads: int | None = field(default=None, metadata={"doc": "CPU threads for generation. Empty: the number of cores, at most 8."})
     load_timeout_ms: int = field(default=60_000, metadata={"doc": "How long a request waits for the model to finish loading (ms)."})

@@ -1,0 +1,402 @@
+"""HumanEval infilling pass@1 through the real server, as an editor would ask for it.
+
+What it measures: functional correctness (pass@1, one greedy completion per
+task) of codex-ls inline completions on HumanEval infilling (Bavarian et al.,
+2022, "Efficient Training of Language Models to Fill in the Middle"), for the
+product strategy ``syntax`` and the two baselines ``raw`` (the model until its
+end token or ``--max-tokens``) and ``first-line`` (only the first generated
+line), on the same task sample and engine settings; plus request latency and
+the number of generated tokens.
+
+How: for each strategy, one ``codex-ls`` server is started over stdio with
+:class:`codex_ls.client.LspSession` (pygls client, the same code path as an
+editor) with ``completion.strategy``, ``completion.maxTokens`` and a large
+``completion.timeoutMs`` (so the time budget does not cut generation) as
+``initializationOptions``, and ``logLevel: debug`` so the server's per-request
+``completion ... gen=N ...`` line arrives as ``window/logMessage``. After the
+model has loaded and one untimed warm-up request, each task's document
+``prompt + suffix`` is opened (one URI per task) and
+``textDocument/inlineCompletion`` is asked at the end of ``prompt`` (LSP line
+and UTF-16 character); requests are sequential. The returned item's
+``insertText`` replaces its ``range`` (UTF-16 positions converted to string
+offsets); no item means an empty middle. Only ``prompt`` and ``suffix`` reach
+the server: ``canonical_solution`` and ``test`` are used for scoring and
+``--check`` only. Scoring runs ``completed + "\\n\\n" + test +
+"\\n\\ncheck(<entry_point>)"`` in a fresh ``python -I`` subprocess in a temporary
+directory with a timeout; exit code 0 is a pass. Tests run after each
+server session has closed (``--jobs`` in parallel), so they do not compete
+with generation for the CPU and skew the latencies.
+
+``--check`` scores the canonical solutions instead of the model (no server);
+it must print 100%.
+
+Data: /work/shared/data/humaneval-infilling/ (from openai/human-eval-infilling,
+MIT licence; see the LICENSE and README.md there).
+
+    python benchmarks/humaneval_infilling.py --check --set single
+    python benchmarks/humaneval_infilling.py --set single --limit 30
+    python benchmarks/humaneval_infilling.py --set multi --limit 20 --strategies syntax,raw --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import gzip
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA_DIR = Path(os.environ.get("HUMANEVAL_INFILLING_DIR", "/work/shared/data/humaneval-infilling"))
+FILES = {
+    "single": "HumanEval-SingleLineInfilling.jsonl.gz",
+    "multi": "HumanEval-MultiLineInfilling.jsonl.gz",
+}
+STRATEGIES = ("syntax", "raw", "first-line")
+
+# The server's debug line for each completion (codex_ls/completion.py).
+LOG_RE = re.compile(
+    r"completion (?P<uri>\S+) mode=(?P<mode>\S+) prompt=(?P<prompt>\d+) eval=(?P<eval>\d+) "
+    r"gen=(?P<gen>\d+) (?P<ms>\d+)ms finish=(?P<finish>\S+) shown=(?P<shown>\d+) chars"
+)
+
+
+# ---------------------------------------------------------------------------
+# data and text positions (pure)
+
+
+def load_tasks(which: str, data_dir: Path = DATA_DIR) -> list[dict]:
+    """All tasks of ``which`` (``"single"`` or ``"multi"``), in file order."""
+    with gzip.open(data_dir / FILES[which], "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def sample_tasks(tasks: list[dict], limit: int | None, seed: int) -> list[dict]:
+    """A seeded random sample of ``limit`` tasks (all if ``None``), kept in file order."""
+    if limit is None or limit >= len(tasks):
+        return list(tasks)
+    chosen = sorted(random.Random(seed).sample(range(len(tasks)), limit))
+    return [tasks[i] for i in chosen]
+
+
+def utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def end_position(text: str) -> tuple[int, int]:
+    """LSP position (line, UTF-16 character) of the end of ``text`` (``\\n``, ``\\r\\n``, ``\\r`` breaks)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return len(lines) - 1, utf16_len(lines[-1])
+
+
+def offset_at(text: str, line: int, character: int) -> int:
+    """String (code point) offset of the LSP position ``(line, character)`` in ``text``.
+
+    ``character`` counts UTF-16 code units; past the end of its line it is
+    clamped to the line end, and a line past the end of the text gives
+    ``len(text)`` (as LSP asks).
+    """
+    pos = 0
+    for _ in range(line):
+        m = re.compile(r"\r\n|\r|\n").search(text, pos)
+        if m is None:
+            return len(text)
+        pos = m.end()
+    m = re.compile(r"\r\n|\r|\n").search(text, pos)
+    line_end = m.start() if m else len(text)
+    units = 0
+    i = pos
+    while i < line_end and units < character:
+        units += 2 if ord(text[i]) > 0xFFFF else 1
+        i += 1
+    return i
+
+
+def apply_edit(text: str, start: tuple[int, int], end: tuple[int, int], new_text: str) -> str:
+    """``text`` with the LSP range ``start``..``end`` replaced by ``new_text``."""
+    a, b = offset_at(text, *start), offset_at(text, *end)
+    return text[:a] + new_text + text[b:]
+
+
+def program_for(task: dict, completed: str) -> str:
+    """The test program: the completed code, the task's tests and the call to ``check``."""
+    return completed + "\n\n" + task["test"] + "\n\ncheck(" + task["entry_point"] + ")\n"
+
+
+# ---------------------------------------------------------------------------
+# scoring
+
+
+def run_program(program: str, timeout_s: float) -> tuple[str, str]:
+    """Run ``program`` in a fresh isolated interpreter; returns (``pass``|``fail``|``timeout``, stderr tail)."""
+    with tempfile.TemporaryDirectory(prefix="he-") as tmp:
+        path = Path(tmp) / "program.py"
+        path.write_text(program, encoding="utf-8")
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(path)],
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a timeout ends all it started
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"},
+        )
+        try:
+            _, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            return "timeout", ""
+        tail = err.decode("utf-8", "replace").strip().splitlines()
+        return ("pass" if proc.returncode == 0 else "fail"), (tail[-1][:300] if tail else "")
+
+
+def score(programs: list[str], jobs: int, timeout_s: float) -> list[tuple[str, str]]:
+    """Run every program (identical programs once), ``jobs`` at a time."""
+    unique = list(dict.fromkeys(programs))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = dict(zip(unique, pool.map(lambda p: run_program(p, timeout_s), unique)))
+    return [results[p] for p in programs]
+
+
+# ---------------------------------------------------------------------------
+# driving the server
+
+
+@dataclass
+class TaskResult:
+    task_id: str
+    strategy: str
+    line: int
+    character: int
+    status: str = ""  # pass | fail | timeout
+    error: str = ""  # last stderr line of a failing test, or the request's error
+    latency_ms: float | None = None
+    insert_text: str | None = None  # None: no item
+    range: list[list[int]] | None = None  # [[line, character], [line, character]]
+    gen_tokens: int | None = None
+    prompt_tokens: int | None = None
+    eval_tokens: int | None = None
+    mode: str | None = None
+    finish: str | None = None
+    completed: str = field(default="", repr=False)
+
+
+def make_session_class():
+    from lsprotocol import types
+
+    from codex_ls.client import LspSession
+
+    class LoggingSession(LspSession):
+        """:class:`LspSession` that keeps the server's ``completion ...`` debug lines, by URI."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.completion_logs: dict[str, dict] = {}
+            features = self.client.protocol.fm.features  # replace the base class's no-op handler
+            features.pop(types.WINDOW_LOG_MESSAGE, None)
+
+            @self.client.feature(types.WINDOW_LOG_MESSAGE)
+            def _log(params: types.LogMessageParams):
+                m = LOG_RE.search(params.message)
+                if m:
+                    self.completion_logs[m["uri"]] = m.groupdict()
+
+        async def log_for(self, uri: str, wait_s: float = 2.0) -> dict | None:
+            """The debug line for ``uri`` (sent before the answer; waits a little just in case)."""
+            deadline = time.perf_counter() + wait_s
+            while uri not in self.completion_logs and time.perf_counter() < deadline:
+                await asyncio.sleep(0.01)
+            return self.completion_logs.get(uri)
+
+    return LoggingSession
+
+
+async def generate(strategy: str, tasks: list[dict], args, tag: str) -> tuple[list[TaskResult], float]:
+    """Ask one fresh server for every task's completion; returns the results and the model load time (s)."""
+    session_cls = make_session_class()
+    settings = {
+        "completion": {"strategy": strategy, "maxTokens": args.max_tokens, "timeoutMs": args.timeout_ms},
+        "logLevel": "debug",
+    }
+    results: list[TaskResult] = []
+    async with session_cls(model=args.model, settings=settings) as session:
+        await asyncio.wait_for(session.model_settled.wait(), 600)
+        load_s = session.model_settled_at - session.started
+        if session.messages:
+            print(f"[{strategy}] server: {' | '.join(session.messages)}", file=sys.stderr)
+        # untimed warm-up on an unrelated document (first-request costs stay out of the numbers)
+        warm = "def add(a, b):\n    return "
+        uri = session.open(Path(f"/tmp/he-{tag}/{strategy}/warmup.py"), text=warm, language_id="python")
+        await session.inline_completion(uri, 1, 11, args.request_timeout)
+        for n, task in enumerate(tasks):
+            text = task["prompt"] + task["suffix"]
+            line, character = end_position(task["prompt"])
+            r = TaskResult(task["task_id"], strategy, line, character)
+            uri = session.open(Path(f"/tmp/he-{tag}/{strategy}/{n}/task.py"), text=text, language_id="python")
+            t0 = time.perf_counter()
+            try:
+                result = await session.inline_completion(uri, line, character, args.request_timeout)
+            except Exception as exc:  # timeout or JSON-RPC error: an empty middle, reported
+                r.latency_ms = (time.perf_counter() - t0) * 1000.0
+                r.error = f"request failed: {type(exc).__name__}: {exc}"
+                r.completed = text
+                results.append(r)
+                continue
+            r.latency_ms = (time.perf_counter() - t0) * 1000.0
+            if result.items:
+                item = result.items[0]
+                insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+                if item.range is not None:
+                    start = (item.range.start.line, item.range.start.character)
+                    end = (item.range.end.line, item.range.end.character)
+                else:  # no range: insert at the cursor
+                    start = end = (line, character)
+                r.insert_text = insert
+                r.range = [list(start), list(end)]
+                r.completed = apply_edit(text, start, end, insert)
+            else:
+                r.completed = text
+            log = await session.log_for(uri)
+            if log is not None:
+                r.gen_tokens, r.prompt_tokens, r.eval_tokens = int(log["gen"]), int(log["prompt"]), int(log["eval"])
+                r.mode, r.finish = log["mode"], log["finish"]
+            results.append(r)
+            if args.verbose:
+                print(f"[{strategy}] {n + 1}/{len(tasks)} {task['task_id']} {r.latency_ms:.0f} ms gen={r.gen_tokens} {r.insert_text!r}", file=sys.stderr)
+    return results, load_s
+
+
+# ---------------------------------------------------------------------------
+# report
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def table(rows: dict[str, list[TaskResult]]) -> str:
+    out = [
+        "| strategy | tasks | pass@1 | median latency ms | p95 latency ms | mean generated tokens | empty |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for strategy, results in rows.items():
+        n = len(results)
+        passed = sum(r.status == "pass" for r in results)
+        lat = [r.latency_ms for r in results if r.latency_ms is not None]
+        gen = [r.gen_tokens for r in results if r.gen_tokens is not None]
+        empty = sum(r.insert_text is None for r in results)
+        med = f"{statistics.median(lat):.0f}" if lat else "n/a"
+        p95 = f"{percentile(lat, 0.95):.0f}" if lat else "n/a"
+        mean_gen = f"{statistics.fmean(gen):.1f}" if gen and len(gen) == n else ("n/a" if not gen else f"{statistics.fmean(gen):.1f} ({len(gen)}/{n} logged)")
+        pct = f"{passed / n:.1%}" if n else "n/a"
+        out.append(f"| {strategy} | {n} | {pct} ({passed}/{n}) | {med} | {p95} | {mean_gen} | {empty} |")
+    return "\n".join(out)
+
+
+def model_label(model: str | None) -> str:
+    if model:
+        return model
+    try:
+        from codex_ls.models import default_spec
+
+        return f"{default_spec().name} (default)"
+    except Exception:
+        return "default"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=sorted(FILES), default="single", dest="which")
+    parser.add_argument("--limit", type=int, help="seeded random sample of N tasks (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", help="GGUF path or registry name, passed to the server as --model")
+    parser.add_argument("--jobs", type=int, default=2, help="test programs run in parallel")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated, from: " + ", ".join(STRATEGIES))
+    parser.add_argument("--max-tokens", type=int, default=128, help="completion.maxTokens, the same for every strategy")
+    parser.add_argument("--timeout-ms", type=int, default=20000, help="completion.timeoutMs (large: the time budget should not cut generation)")
+    parser.add_argument("--request-timeout", type=float, default=120.0, help="client-side limit per request (s)")
+    parser.add_argument("--test-timeout", type=float, default=10.0, help="limit per test program (s)")
+    parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
+    parser.add_argument("--json", type=Path, help="write per-task results here")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print each completion to stderr")
+    args = parser.parse_args(argv)
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        parser.error(f"unknown strategies: {', '.join(unknown) or '(none)'}")
+
+    started = time.perf_counter()
+    tasks = sample_tasks(load_tasks(args.which), args.limit, args.seed)
+    rows: dict[str, list[TaskResult]] = {}
+    loads: dict[str, float] = {}
+    if args.check:
+        results = []
+        for task in tasks:
+            line, character = end_position(task["prompt"])
+            r = TaskResult(task["task_id"], "canonical", line, character, insert_text=task["canonical_solution"])
+            r.completed = apply_edit(task["prompt"] + task["suffix"], (line, character), (line, character), task["canonical_solution"])
+            results.append(r)
+        rows["canonical"] = results
+    else:
+        tag = f"{os.getpid()}"
+        for strategy in strategies:
+            results, loads[strategy] = asyncio.run(generate(strategy, tasks, args, tag))
+            rows[strategy] = results
+            # score now that the server is gone: tests do not compete with the next server for the CPU
+            for r, (status, err) in zip(results, score([program_for(t, r.completed) for t, r in zip(tasks, results)], args.jobs, args.test_timeout)):
+                r.status, r.error = status, r.error or err
+    if args.check:
+        for r, (status, err) in zip(rows["canonical"], score([program_for(t, r.completed) for t, r in zip(tasks, rows["canonical"])], args.jobs, args.test_timeout)):
+            r.status, r.error = status, err
+    wall = time.perf_counter() - started
+
+    sample = f"{len(tasks)}" + (f" (seeded random sample of {args.limit})" if args.limit is not None and args.limit < len(load_tasks(args.which)) else " (all)")
+    print(f"set: {args.which} ({FILES[args.which]})  tasks: {sample}  seed: {args.seed}")
+    if args.check:
+        print("mode: --check (canonical solutions, no model)")
+    else:
+        print(f"model: {model_label(args.model)}  maxTokens: {args.max_tokens}  timeoutMs: {args.timeout_ms}  "
+              + "model load s: " + ", ".join(f"{s} {v:.1f}" for s, v in loads.items()))
+    print(f"total wall time: {wall:.1f} s")
+    print()
+    print(table(rows))
+    if not args.check:
+        print()
+        print("latency: request to answer, after model load and one untimed warm-up; "
+              "generated tokens: the server's `gen=` debug log line; empty: no item returned")
+
+    if args.json:
+        payload = {
+            "set": args.which, "seed": args.seed, "limit": args.limit, "model": model_label(args.model),
+            "max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms, "wall_s": wall,
+            "results": {s: [asdict(r) for r in rs] for s, rs in rows.items()},
+        }
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    if args.check:
+        return 0 if all(r.status == "pass" for r in rows["canonical"]) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
