@@ -131,6 +131,17 @@ def apply_edit(text: str, start: tuple[int, int], end: tuple[int, int], new_text
     return text[:a] + new_text + text[b:]
 
 
+def document_for(task: dict, hole: str = "line-start") -> str:
+    """The editor's text for ``task``; the cursor is at the end of ``prompt`` either way.
+
+    ``line-start``: ``prompt + suffix``, the cursor at column 0 of the suffix's
+    first line (the benchmark's own setup). ``blank-line``: ``prompt + "\\n" +
+    suffix``, the cursor on an empty line of its own (as after pressing Enter in
+    an editor); the completion then needs no final line break.
+    """
+    return task["prompt"] + ("\n" if hole == "blank-line" else "") + task["suffix"]
+
+
 def program_for(task: dict, completed: str) -> str:
     """The test program: the completed code, the task's tests and the call to ``check``."""
     return completed + "\n\n" + task["test"] + "\n\ncheck(" + task["entry_point"] + ")\n"
@@ -246,7 +257,7 @@ async def generate(strategy: str, tasks: list[dict], args, tag: str) -> tuple[li
         uri = session.open(Path(f"/tmp/he-{tag}/{strategy}/warmup.py"), text=warm, language_id="python")
         await session.inline_completion(uri, 1, 11, args.request_timeout)
         for n, task in enumerate(tasks):
-            text = task["prompt"] + task["suffix"]
+            text = document_for(task, args.hole)
             line, character = end_position(task["prompt"])
             r = TaskResult(task["task_id"], strategy, line, character)
             uri = session.open(Path(f"/tmp/he-{tag}/{strategy}/{n}/task.py"), text=text, language_id="python")
@@ -336,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-ms", type=int, default=20000, help="completion.timeoutMs (large: the time budget should not cut generation)")
     parser.add_argument("--request-timeout", type=float, default=120.0, help="client-side limit per request (s)")
     parser.add_argument("--test-timeout", type=float, default=10.0, help="limit per test program (s)")
+    parser.add_argument("--hole", choices=("line-start", "blank-line"), default="line-start",
+                        help="line-start: document prompt+suffix (default); blank-line: prompt+'\\n'+suffix, the cursor on an empty line")
     parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
     parser.add_argument("--json", type=Path, help="write per-task results here")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each completion to stderr")
@@ -347,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown strategies: {', '.join(unknown) or '(none)'}")
 
     started = time.perf_counter()
+    load_at_start = "%.2f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else "n/a"
     tasks = sample_tasks(load_tasks(args.which), args.limit, args.seed)
     rows: dict[str, list[TaskResult]] = {}
     loads: dict[str, float] = {}
@@ -355,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         for task in tasks:
             line, character = end_position(task["prompt"])
             r = TaskResult(task["task_id"], "canonical", line, character, insert_text=task["canonical_solution"])
-            r.completed = apply_edit(task["prompt"] + task["suffix"], (line, character), (line, character), task["canonical_solution"])
+            middle = task["canonical_solution"]
+            if args.hole == "blank-line" and middle.endswith("\n"):
+                middle = middle[:-1]  # the document already has the line break
+            r.completed = apply_edit(document_for(task, args.hole), (line, character), (line, character), middle)
             results.append(r)
         rows["canonical"] = results
     else:
@@ -372,13 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
 
     sample = f"{len(tasks)}" + (f" (seeded random sample of {args.limit})" if args.limit is not None and args.limit < len(load_tasks(args.which)) else " (all)")
-    print(f"set: {args.which} ({FILES[args.which]})  tasks: {sample}  seed: {args.seed}")
+    print(f"set: {args.which} ({FILES[args.which]})  tasks: {sample}  seed: {args.seed}  hole: {args.hole}")
     if args.check:
         print("mode: --check (canonical solutions, no model)")
     else:
         print(f"model: {model_label(args.model)}  maxTokens: {args.max_tokens}  timeoutMs: {args.timeout_ms}  "
               + "model load s: " + ", ".join(f"{s} {v:.1f}" for s, v in loads.items()))
-    print(f"total wall time: {wall:.1f} s")
+    print(f"total wall time: {wall:.1f} s  (load average at start: {load_at_start})")
     print()
     print(table(rows))
     if not args.check:
@@ -389,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {
             "set": args.which, "seed": args.seed, "limit": args.limit, "model": model_label(args.model),
-            "max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms, "wall_s": wall,
+            "hole": args.hole, "max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms, "wall_s": wall,
             "results": {s: [asdict(r) for r in rs] for s, rs in rows.items()},
         }
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")

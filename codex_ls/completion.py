@@ -137,7 +137,8 @@ def complete(
     if result.finish_reason == "cancelled":
         final = ""
     elif baseline:
-        final = result.text if result.text.strip() else ""  # baselines: the model's text as it is
+        # Baselines: the model's text as it is (whole lines above existing code end with a line break).
+        final = result.text + ("\n" if ctx.insert_lines and not result.text.endswith("\n") else "") if result.text.strip() else ""
     else:
         raw = result.text
         if result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():

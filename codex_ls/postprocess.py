@@ -10,7 +10,8 @@ left. Steps, in order:
    line mode; the next lines in block mode);
 3. trim trailing whitespace; whitespace alone becomes ``""``;
 4. keep the longest prefix of whole lines that passes the syntax check
-   (inserted, it adds no tree-sitter ERROR/MISSING node to the document).
+   (inserted, it adds no tree-sitter ERROR/MISSING node to the document);
+   lines inserted before the code of a line end with a line break.
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def postprocess(text: str, ctx: CursorContext, syntax_ok: Callable[[str], bool] 
     text = text.rstrip()
     if not text.strip():
         return ""
+    end = "\n" if ctx.insert_lines else ""  # new lines above existing code end with a line break
     if syntax_ok is None:
-        return text
+        return text + end
     lines = text.split("\n")
     for keep in range(len(lines), 0, -1):
-        candidate = "\n".join(lines[:keep]).rstrip()
+        candidate = "\n".join(lines[:keep]).rstrip() + end
         if candidate.strip() and syntax_ok(candidate):
             return candidate
     return ""

@@ -13,9 +13,11 @@ Rules (the quality issue refines them):
 * **statement** mode - the cursor's line has code before the cursor: one
   line, unless that line ends by opening a block (``:``, ``{``, ``(``, ``[``),
   in which case the block's body follows as in block mode.
-* **block** mode - the cursor is on a blank line: lines at the cursor's
-  indentation or deeper; the block ends at the first non-blank line indented
-  less than the cursor (or, for an opened block, not deeper than its opener).
+* **block** mode - the cursor is on a blank line (or before the code of a
+  line): lines at the cursor's indentation or deeper; the block ends at the
+  first non-blank line indented less than the cursor (or, for an opened
+  block, not deeper than its opener). In the middle of a block (code at the
+  same depth follows) only one statement, plus the body it opens.
 * In every mode a closing bracket that the generated text did not open ends
   the completion (the suffix already has it), and so does a line that
   repeats the next non-blank line after the cursor.
@@ -58,6 +60,9 @@ class CursorContext:
         depth: brackets open at the cursor that the suffix does not close;
             the completion may close that many.
         line_comment: the language's line comment marker.
+        insert_lines: the cursor is at the start of a line of code (only
+            whitespace before it): the completion is whole new lines inserted
+            above that code, so it ends with a line break.
     """
 
     line_prefix: str
@@ -66,10 +71,27 @@ class CursorContext:
     mode: Mode
     depth: int = 0
     line_comment: str = "#"
+    insert_lines: bool = False
+
+    @property
+    def mid_block(self) -> bool:
+        """Block mode with code after the cursor at the same depth or deeper: complete one
+        statement (and the body it opens), not a run of statements that the code below may
+        already hold."""
+        return self.mode == "block" and bool(self.next_lines) and indent_width(self.next_lines[0]) >= self.cursor_indent
 
     @property
     def cursor_indent(self) -> int:
-        """Indentation (columns) of the cursor's line, or of the cursor on a blank line."""
+        """Indentation (columns) that bounds a block completion.
+
+        The cursor's indentation; when the cursor sits in column 0 of a blank
+        line, or before the code of a line, the indentation of the code that
+        follows (the user has not indented yet, or inserts above that code).
+        """
+        if self.insert_lines:
+            return max(indent_width(self.line_prefix), indent_width(self.line_suffix))
+        if not self.line_prefix and self.next_lines:
+            return indent_width(self.next_lines[0])
         return indent_width(self.line_prefix)
 
 
@@ -86,14 +108,21 @@ def analyze_cursor(prefix: str, suffix: str, lookahead: int = 3, line_comment: s
             next_lines.append(line.rstrip("\r"))
             if len(next_lines) >= lookahead:
                 break
-    if line_suffix.strip():
-        mode: Mode = "line"
+    insert_lines = False
+    if line_suffix.strip() and not line_prefix.strip():
+        # Before the code of a line: insert whole lines above it.
+        mode: Mode = "block"
+        insert_lines = True
+        next_lines.insert(0, line_suffix)
+        del next_lines[lookahead:]
+    elif line_suffix.strip():
+        mode = "line"
     elif line_prefix.strip():
         mode = "statement"
     else:
         mode = "block"
     depth = open_depth(prefix, suffix, line_comment)
-    return CursorContext(line_prefix, line_suffix, tuple(next_lines), mode, depth, line_comment)
+    return CursorContext(line_prefix, line_suffix, tuple(next_lines), mode, depth, line_comment, insert_lines)
 
 
 def bracket_scan(text: str, depth: int = 0, line_comment: str = "#") -> tuple[int | None, int, int]:
@@ -178,9 +207,11 @@ class StopRule:
         if cut_bracket is not None and cut_bracket < nl:
             return cut_bracket
         opened = first_line.rstrip().endswith(BLOCK_OPENING_ENDS)
-        if ctx.mode == "statement" and not opened:
+        if ctx.mid_block and not first_line.strip():
+            return nl  # mid-block, the model wants a blank line first: nothing useful to show
+        if (ctx.mode == "statement" or ctx.mid_block) and not opened:
             return nl
-        if opened:
+        if opened and (ctx.mode == "statement" or ctx.mid_block):
             threshold = indent_width(first_line)  # body lines must be deeper
             strict = False
         else:

@@ -126,3 +126,31 @@ def test_suffix_duplicate_lines_dropped_in_python():
 def test_rest_of_line_duplicate_dropped_in_javascript():
     src = "if (isReady(‸)) {\n  start();\n}\n"
     assert finish("js", src, "config)) {") == "config"
+
+
+def test_cursor_before_code_inserts_whole_lines_above_it():
+    src = "def mean(xs):\n‸    return total / len(xs)\n"
+    got = finish("py", src, "    total = sum(xs)\n    return total / len(xs)\n")
+    assert got == "    total = sum(xs)\n"
+    ctx = analyze_cursor("def mean(xs):\n", "    return total / len(xs)\n")
+    assert ctx.mode == "block" and ctx.insert_lines and ctx.cursor_indent == 4
+
+
+def test_blank_line_in_column_zero_takes_the_indentation_of_the_next_code():
+    src = "def f(xs):\n    out = []\n‸\n    return out\n\nprint(f([1]))\n"
+    got = finish("py", src, "    for x in xs:\n        out.append(x)\n\nprint(f([2]))\n")
+    assert got == "    for x in xs:\n        out.append(x)"
+
+
+def test_insert_lines_refused_when_they_break_the_code_below():
+    src = "def f(x):\n‸    return x\n"
+    assert finish("py", src, "    y = (x +\n") == ""
+
+
+def test_mid_block_completes_one_statement_or_the_block_it_opens():
+    src = "def f(xs):\n    total = 0\n    ‸\n    return total\n"
+    assert finish("py", src, "total = sum(xs)\n    print(total)\n") == "total = sum(xs)"
+    assert finish("py", src, "for x in xs:\n        total += x\n    print(total)\n") == "for x in xs:\n        total += x"
+    # at the end of a block (the code after is dedented) a run of statements is fine
+    src_end = "def f(xs):\n    total = 0\n    ‸\n\nprint(f([1]))\n"
+    assert finish("py", src_end, "for x in xs:\n        total += x\n    return total\n\nprint(1)\n") == "for x in xs:\n        total += x\n    return total"
