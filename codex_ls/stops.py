@@ -211,6 +211,8 @@ class StopRule:
             return nl  # mid-block, the model wants a blank line first: nothing useful to show
         if (ctx.mode == "statement" or ctx.mid_block) and not opened:
             return nl
+        if ctx.mid_block and indent_width(ctx.next_lines[0]) > indent_width(first_line):
+            return nl  # the code below is deeper: it is the body of the line being written
         if opened and (ctx.mode == "statement" or ctx.mid_block):
             threshold = indent_width(first_line)  # body lines must be deeper
             strict = False

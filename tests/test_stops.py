@@ -154,3 +154,10 @@ def test_mid_block_completes_one_statement_or_the_block_it_opens():
     # at the end of a block (the code after is dedented) a run of statements is fine
     src_end = "def f(xs):\n    total = 0\n    ‸\n\nprint(f([1]))\n"
     assert finish("py", src_end, "for x in xs:\n        total += x\n    return total\n\nprint(1)\n") == "for x in xs:\n        total += x\n    return total"
+
+
+def test_opener_whose_body_is_already_below_is_one_line():
+    src = "def f(n):\n    primes = []\n‸        primes.append(n)\n    return primes\n"
+    assert finish("py", src, "    for i in range(n):\n        primes.append(i)\n") == "    for i in range(n):\n"
+    js = "function f(xs) {\n  ‸\n    total += x;\n  }\n}\n"
+    assert finish("js", js, "for (const x of xs) {\n    total += x;\n  }\n") == "for (const x of xs) {"
