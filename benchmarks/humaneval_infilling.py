@@ -60,7 +60,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATA_DIR = Path(os.environ.get("HUMANEVAL_INFILLING_DIR", "/work/shared/data/humaneval-infilling"))
+def _data_dir() -> Path:
+    """``$HUMANEVAL_INFILLING_DIR``, else ``shared/data/humaneval-infilling`` beside the checkout (as on CI), else /work/shared."""
+    if os.environ.get("HUMANEVAL_INFILLING_DIR"):
+        return Path(os.environ["HUMANEVAL_INFILLING_DIR"])
+    for base in (ROOT.parent / "shared", Path("/work/shared")):
+        if (base / "data" / "humaneval-infilling").is_dir():
+            return base / "data" / "humaneval-infilling"
+    return ROOT.parent / "shared" / "data" / "humaneval-infilling"
+
+
+DATA_DIR = _data_dir()
 FILES = {
     "single": "HumanEval-SingleLineInfilling.jsonl.gz",
     "multi": "HumanEval-MultiLineInfilling.jsonl.gz",
