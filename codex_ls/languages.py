@@ -40,27 +40,11 @@ LANGUAGE_NAMES: tuple[str, ...] = tuple(_GRAMMARS)
 
 # LSP languageId (lower-cased) -> canonical name
 _LANGUAGE_IDS: dict[str, str] = {
-    "python": "python",
-    "py": "python",
-    "javascript": "javascript",
-    "js": "javascript",
+    # ids that are not also file extensions (those are looked up in _EXTENSIONS)
+    **{name: name for name in ("python", "javascript", "typescript", "go", "rust", "java", "c", "cpp")},
     "javascriptreact": "javascript",
-    "jsx": "javascript",
-    "typescript": "typescript",
-    "ts": "typescript",
     "typescriptreact": "tsx",
-    "tsx": "tsx",
-    "go": "go",
     "golang": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "cc": "cpp",
-    "cxx": "cpp",
-    "hpp": "cpp",
-    "hh": "cpp",
     "cuda-cpp": "cpp",
     "objective-cpp": "cpp",
 }
@@ -115,7 +99,8 @@ def language_for(language_id: str | None, uri: str | None = None) -> LanguageInf
     """The language for an LSP ``languageId`` (case-insensitive), falling back to the extension of
     ``uri`` when the id is missing or unknown. Returns ``None`` for unknown languages (and if the
     grammar package is not installed); never raises for odd input. Results are cached."""
-    name = _LANGUAGE_IDS.get(language_id.lower()) if language_id else None
+    key = language_id.lower() if language_id else None
+    name = (_LANGUAGE_IDS.get(key) or _EXTENSIONS.get(key)) if key else None
     if name is None and uri:
         ext = _extension(uri)
         if ext:

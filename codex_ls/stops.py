@@ -25,7 +25,7 @@ Rules (the quality issue refines them):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["line", "statement", "block"]
@@ -191,7 +191,6 @@ class StopRule:
 
     ctx: CursorContext
     max_lines: int = 12
-    _opened_indent: int | None = field(default=None, init=False)
 
     def __call__(self, text: str) -> int | None:
         ctx = self.ctx

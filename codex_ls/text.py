@@ -215,14 +215,17 @@ class LineIndex:
             self._byte_starts = starts
         return starts
 
+    def _clamp(self, offset: int) -> int:
+        """``offset`` clamped to the text; ``ValueError`` if negative."""
+        if offset < 0:
+            raise ValueError(f"negative offset {offset}")
+        return min(offset, len(self.text))
+
     def byte_offset(self, offset: int) -> int:
         """UTF-8 byte offset in the whole text of str offset ``offset`` (clamped to the text).
         Raises ``ValueError`` for a negative offset."""
-        if offset < 0:
-            raise ValueError(f"negative offset {offset}")
         text = self.text
-        if offset >= len(text):
-            offset = len(text)
+        offset = self._clamp(offset)
         if self._ascii:
             return offset
         line = bisect_right(self._starts, offset) - 1
@@ -233,11 +236,8 @@ class LineIndex:
         """tree-sitter point ``(row, column)`` of str offset ``offset`` (clamped to the text):
         ``row`` counts "\\n" before it, ``column`` is in UTF-8 bytes since the last "\\n".
         Raises ``ValueError`` for a negative offset."""
-        if offset < 0:
-            raise ValueError(f"negative offset {offset}")
         text = self.text
-        if offset >= len(text):
-            offset = len(text)
+        offset = self._clamp(offset)
         if not self._lone_cr:
             row = bisect_right(self._starts, offset) - 1
             start = self._starts[row]

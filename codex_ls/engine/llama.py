@@ -166,7 +166,7 @@ class LlamaCppEngine:
                         break
                     generated += 1
                     out += llm.detokenize([token], prev_tokens=None)
-                    text = out.decode("utf-8", errors="ignore") if not _ends_mid_utf8(out) else out[: _utf8_safe_len(out)].decode("utf-8", errors="ignore")
+                    text = out[: _utf8_safe_len(out)].decode("utf-8", errors="replace")  # hold back a split character
                     cut = matcher.feed(text)
                     if cut is not None:
                         text = text[:cut]
@@ -191,7 +191,7 @@ class LlamaCppEngine:
         except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
             raise GenerationError(f"generation failed: {exc}") from exc
         if finish not in ("stop", "rule"):
-            text = out.decode("utf-8", errors="ignore")
+            text = out.decode("utf-8", errors="replace")
         return GenerationResult(
             text=text,
             finish_reason=finish,  # type: ignore[arg-type]
@@ -235,6 +235,3 @@ def _utf8_safe_len(data: bytes | bytearray) -> int:
         return n if back >= need else n - back
     return n
 
-
-def _ends_mid_utf8(data: bytes | bytearray) -> bool:
-    return _utf8_safe_len(data) != len(data)
