@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from codex_ls.documents import Document
-from codex_ls.engine.base import CancelToken, Engine, GenerationRequest, GenerationResult
+from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, GenerationResult
 from codex_ls.postprocess import postprocess
 from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
 from codex_ls.settings import CompletionSettings
@@ -106,7 +106,7 @@ def complete(
         cancel: set to stop generation between two tokens.
 
     Raises:
-        codex_ls.engine.base.GenerationError: the engine failed.
+        codex_ls.engines.base.GenerationError: the engine failed.
     """
     text = doc.text
     prefix, suffix = text[:offset], text[offset:]

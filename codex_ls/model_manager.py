@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 from codex_ls.completion import ModelProfile
-from codex_ls.engine.base import Engine, EngineError
+from codex_ls.engines.base import Engine, EngineError
 from codex_ls.prompt import FimTemplate
 from codex_ls.settings import ModelSettings
 
@@ -209,6 +209,6 @@ class ModelManager:
 
 
 def _llama_factory(path, choice: ModelChoice) -> Engine:
-    from codex_ls.engine.llama import LlamaCppEngine
+    from codex_ls.engines.llama import LlamaCppEngine
 
     return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads)

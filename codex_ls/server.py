@@ -20,7 +20,7 @@ from pygls.protocol import LanguageServerProtocol
 
 from codex_ls import __version__
 from codex_ls.documents import DocumentStore
-from codex_ls.engine.base import CancelToken
+from codex_ls.engines.base import CancelToken
 from codex_ls.model_manager import ModelManager
 from codex_ls.settings import Settings
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codex_ls.engine.llama import LlamaCppEngine
+from codex_ls.engines.llama import LlamaCppEngine
 from codex_ls.families import detect_family, load_families
 from codex_ls.model_manager import family_profile
 from conftest import TINY_MODEL

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 
 from codex_ls.completion import CompletionOutcome, complete
-from codex_ls.engine.base import EngineError
+from codex_ls.engines.base import EngineError
 
 log = logging.getLogger(__name__)
 

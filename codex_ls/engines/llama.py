@@ -18,14 +18,14 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from codex_ls.engine.base import (
+from codex_ls.engines.base import (
     CancelToken,
     GenerationError,
     GenerationRequest,
     GenerationResult,
     ModelLoadError,
 )
-from codex_ls.engine.stopping import StopMatcher
+from codex_ls.engines.stopping import StopMatcher
 
 log = logging.getLogger(__name__)
 
