@@ -19,10 +19,14 @@ from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, Genera
 from codex_ls.postprocess import postprocess
 from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
 from codex_ls.settings import CompletionSettings
-from codex_ls.stops import CursorContext, StopRule, analyze_cursor
-from codex_ls.syntax import should_complete
+from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint
+from codex_ls.syntax import python_indentation_errors, should_complete
 
 log = logging.getLogger(__name__)
+
+LOOK_PAST_LINES = 6
+"""Lines generated past the conservative end of a block completion while looking for the model
+to repeat the code below the cursor (see :class:`codex_ls.stops.StopRule`)."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,109 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     start_byte = doc.byte_offset(offset)
     index = doc.index
     base_errors = doc.error_count(tree)
+    # tree-sitter's Python grammar accepts bad indentation (a body no deeper than its `if`,
+    # an unexpected indent); CPython does not. Count those errors in the top-level
+    # statement around the cursor, before and after the insertion.
+    window = _top_level_window(doc.text, offset) if doc.language.name == "python" else None
+    if window is not None:
+        w_start, w_end = window
+        w_text = doc.text[w_start:w_end]
+        w_errors = python_indentation_errors(w_text)
+        w_at = offset - w_start
 
     def ok(insert: str) -> bool:
         ins = insert.encode("utf-8")
         edited = tree.copy()
         edited.edit(**input_edit(index, offset, offset, ins)._asdict())
         new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
-        return doc.error_count(new_tree) <= base_errors
+        if doc.error_count(new_tree) > base_errors:
+            return False
+        if window is None:
+            return True
+        return python_indentation_errors(w_text[:w_at] + insert + w_text[w_at:]) <= w_errors
 
     return ok
+
+
+def _top_level_window(text: str, offset: int, max_chars: int = 200_000) -> tuple[int, int] | None:
+    """``(start, end)`` code-point offsets of the top-level statement around ``offset``.
+
+    From the start of the last line at or before the cursor's line that begins
+    with code in column 0, to the start of the next such line after the cursor's
+    line (or the end). ``None`` when the window is over ``max_chars``.
+    """
+    line_start = text.rfind("\n", 0, offset) + 1
+    start = line_start
+    while start > 0 and not (text[start:start + 1].strip() and text[start] not in "#)]}"):
+        start = text.rfind("\n", 0, start - 1) + 1
+    line_end = text.find("\n", offset)
+    end = len(text)
+    pos = line_end + 1 if line_end != -1 else len(text)
+    while pos < len(text):
+        if text[pos].strip() and text[pos] not in "#)]}":
+            end = pos
+            break
+        nl = text.find("\n", pos)
+        if nl == -1:
+            break
+        pos = nl + 1
+    return (start, end) if end - start <= max_chars else None
+
+
+
+
+def _indentation(doc: Document, prefix: str, ctx: CursorContext) -> str | None:
+    """The indentation Python's rules fix for the first completed line (see :func:`indentation_hint`)."""
+    if doc.language is None or doc.language.name != "python":
+        return None
+    return indentation_hint(prefix, ctx, indent_unit(doc.text))
+
+
+def _forced_start(ctx: CursorContext, indent: str | None) -> str:
+    """The start of the completion written into the prompt after the FIM middle token.
+
+    The indentation still missing at the cursor, less its last space: Qwen's
+    tokenizer (like GPT-2's) attaches one space to the following word
+    (``"       "`` + ``" return"``), so the model writes that token itself.
+    """
+    if not indent or not indent.startswith(ctx.line_prefix) or len(indent) <= len(ctx.line_prefix):
+        return ""
+    missing = indent[len(ctx.line_prefix):]
+    return missing[:-1] if missing.endswith(" ") else missing
+
+
+def _shifted(rule: Callable[[str], int | None], forced: str) -> Callable[[str], int | None]:
+    """``rule`` applied to ``forced + generated``; the cut is returned relative to the generated text."""
+    if not forced:
+        return rule
+
+    def check(text: str) -> int | None:
+        cut = rule(forced + text)
+        return None if cut is None else max(0, cut - len(forced))
+
+    return check
+
+
+def _reindent(text: str, ctx: CursorContext, indent: str | None) -> str:
+    """Shift every line of a block completion so that its first line has the ``indent`` Python requires.
+
+    ``text`` is relative to the cursor (its first line continues ``ctx.line_prefix``).
+    Unchanged when no indentation is required, the first line already has it, or a
+    line would need to lose more whitespace than it has.
+    """
+    if not indent or not text.strip():
+        return text
+    first = ctx.line_prefix + text.split("\n", 1)[0]
+    have = indent_width(first)
+    delta = indent_width(indent) - have
+    if delta == 0 or "\t" in indent:
+        return text
+    lines = (ctx.line_prefix + text).split("\n")
+    if delta < 0 and any(line.strip() and indent_width(line) < -delta for line in lines):
+        return text
+    shifted = [(" " * (indent_width(line) + delta) + line.lstrip(" ")) if line.strip() else line for line in lines]
+    joined = "\n".join(shifted)
+    return joined[len(ctx.line_prefix):] if joined.startswith(ctx.line_prefix) else text
 
 
 def complete(
@@ -124,13 +222,16 @@ def complete(
         suffix_tokens=settings.suffix_tokens,
     )
     baseline = settings.strategy != "syntax"
+    indent = None if baseline else _indentation(doc, prefix, ctx)
+    forced = _forced_start(ctx, indent)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
+    rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=LOOK_PAST_LINES)
     request = GenerationRequest(
-        prompt=prompt.text,
+        prompt=prompt.text + forced,
         max_tokens=max_tokens,
         stop=profile.stop + (("\n",) if settings.strategy == "first-line" else ()),
         temperature=settings.temperature,
-        should_stop=None if baseline else StopRule(ctx, max_lines=settings.max_lines),
+        should_stop=_shifted(rule, forced) if rule else None,
         deadline_s=time.monotonic() + settings.timeout_ms / 1000.0,
     )
     result = engine.generate(request, cancel)
@@ -140,9 +241,14 @@ def complete(
         # Baselines: the model's text as it is (whole lines above existing code end with a line break).
         final = result.text + ("\n" if ctx.insert_lines and not result.text.endswith("\n") else "") if result.text.strip() else ""
     else:
-        raw = result.text
-        if result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():
-            raw = raw[: raw.rstrip().rfind("\n")]  # drop the unfinished last line
+        raw = forced + result.text
+        if result.finish_reason != "rule":  # ended by an end token or a limit: the rule's final cut
+            cut = rule.decide(raw, finished=True)
+            if cut < len(raw):
+                raw = raw[:cut]
+            elif result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():
+                raw = raw[: raw.rstrip().rfind("\n")]  # drop the unfinished last line
+        raw = _reindent(raw, ctx, indent)
         final = postprocess(raw, ctx, insertion_checker(doc, offset))
     log.debug(
         "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars",

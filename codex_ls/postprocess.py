@@ -55,7 +55,8 @@ def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
         lines = text.split("\n")
         target = ctx.next_lines[0].strip()
         for i, line in enumerate(lines):
-            if i > 0 and line.strip() == target:
+            whole = ctx.line_prefix + line if i == 0 else line
+            if (i > 0 or ctx.mode == "block") and whole.strip() == target:
                 return "\n".join(lines[:i])
     return text
 

@@ -185,14 +185,71 @@ class StopRule:
     """Per-token stop check for one completion (see the module docstring).
 
     Call it with the whole text generated so far; it returns ``None`` to go
-    on, or the index (code points) to cut the text at. ``max_lines`` bounds
-    multi-line completions.
+    on, or the index (code points) to cut the text at. When generation ended
+    for another reason (end token, token limit, time), :meth:`decide` with
+    ``finished=True`` gives the final cut.
+
+    Attributes:
+        ctx: the cursor context.
+        max_lines: most lines of a multi-line completion.
+        floor: indentation (columns) below which no completed line may go:
+            the body level of the enclosing top-level definition (0 at module level).
+        look_past: in block mode with code below the cursor, how many lines to go
+            on generating after the conservative end (one statement in the middle
+            of a block, or the block's dedent) while looking for the model to
+            repeat the first line below the cursor: a repeat means the model has
+            filled the hole, and the completion is cut right before it (so a
+            multi-line hole gets all its lines). Without a repeat the
+            conservative end stands. 0 turns this off.
     """
 
     ctx: CursorContext
     max_lines: int = 12
+    floor: int = 0
+    look_past: int = 0
 
     def __call__(self, text: str) -> int | None:
+        return self.decide(text, finished=False)
+
+    def decide(self, text: str, finished: bool = True) -> int | None:
+        """The cut for ``text``; ``None`` (only while not ``finished``) to go on generating."""
+        cut = self._conservative(text)
+        ctx = self.ctx
+        target = ctx.next_lines[0].strip() if ctx.next_lines else ""
+        if (
+            cut is None
+            or not self.look_past
+            or ctx.mode != "block"
+            or not is_distinctive(target)
+            or (cut < len(text) and text[cut] != "\n")
+        ):
+            return cut if cut is not None or not finished else len(text)
+        # Look past the conservative end for a repeat of the code below the cursor.
+        pos = cut + 1
+        lines_done = text.count("\n", 0, cut) + 1
+        extra = 0
+        while pos <= len(text):
+            end = text.find("\n", pos)
+            line = text[pos:] if end == -1 else text[pos:end]
+            stripped = line.strip()
+            if stripped:
+                if _repeats(stripped, target, complete=end != -1):
+                    return pos - 1
+                if end != -1 and indent_width(line) < self.floor:
+                    return cut
+            if end == -1:
+                break
+            extra += 1
+            lines_done += 1
+            if extra > self.look_past or lines_done >= self.max_lines:
+                return cut
+            cut_bracket, _, _ = bracket_scan(text[: end + 1], ctx.depth, ctx.line_comment)
+            if cut_bracket is not None and cut_bracket > cut:
+                return cut
+            pos = end + 1
+        return cut if finished else None
+
+    def _conservative(self, text: str) -> int | None:
         ctx = self.ctx
         cut_bracket, _, _ = bracket_scan(text, ctx.depth, ctx.line_comment)
         nl = text.find("\n")
@@ -216,7 +273,8 @@ class StopRule:
             threshold = indent_width(first_line)  # body lines must be deeper
             strict = False
         else:
-            threshold = ctx.cursor_indent  # lines may stay at the cursor's indentation
+            # lines may stay at the cursor's indentation (at the end of a file: the enclosing body's)
+            threshold = ctx.cursor_indent if ctx.next_lines or ctx.line_prefix else max(ctx.cursor_indent, self.floor)
             strict = True
         # Walk the complete lines after the first one.
         pos = nl + 1
@@ -245,6 +303,39 @@ class StopRule:
         return None
 
 
+REPEAT_MIN_CHARS = 12
+"""A partly generated line that is a prefix of the line below the cursor, this long or longer
+(or as long as that line), counts as repeating it."""
+
+
+def _repeats(line: str, target: str, complete: bool) -> bool:
+    """Whether a generated line (stripped) repeats ``target`` (stripped); an incomplete
+    line counts once it is a long enough prefix of it."""
+    if complete:
+        return line == target
+    return target.startswith(line) and len(line) >= min(len(target), REPEAT_MIN_CHARS)
+
+
+def body_floor(prefix: str, window_lines: int = 400) -> int:
+    """The body level (columns) of the top-level definition the cursor is in; 0 outside one.
+
+    The indentation of the first code line after the last line of the prefix
+    that starts with code in column 0, when that line opens a block (ends with
+    ``:``, ``{`` or ``(``... see ``BLOCK_OPENING_ENDS``) or a decorator/signature continues;
+    only the last ``window_lines`` lines are read.
+    """
+    lines = prefix.split("\n")[-window_lines:]
+    body = 0
+    for line in reversed(lines[:-1]):
+        if not line.strip():
+            continue
+        width = indent_width(line)
+        if width == 0:
+            return body if line[:1] not in "#)]}" or body else 0
+        body = width
+    return 0
+
+
 def is_distinctive(line: str) -> bool:
     """A line worth matching against the suffix: it has a letter or digit (not just ``}`` or ``);``)."""
     return any(ch.isalnum() for ch in line)
@@ -256,3 +347,75 @@ def _cut_line_start(text: str, index: int) -> int:
     if line_start != -1 and not text[line_start + 1 : index].strip():
         return line_start
     return index
+
+
+def indent_unit(text: str, default: int = 4, window_lines: int = 400) -> str:
+    """The document's indentation step: ``"\\t"`` if lines indent with tabs, else the most
+    common positive indentation increase (in spaces) between consecutive code lines.
+
+    Only the first ``window_lines`` lines are read; ``" " * default`` when none indents.
+    """
+    counts: dict[int, int] = {}
+    tabs = spaces = 0
+    prev: int | None = None
+    for line in text.split("\n", window_lines)[:window_lines]:
+        if not line.strip():
+            continue
+        if line.startswith("\t"):
+            tabs += 1
+        elif line.startswith(" "):
+            spaces += 1
+        width = indent_width(line)
+        if prev is not None and 0 < width - prev <= 8:
+            counts[width - prev] = counts.get(width - prev, 0) + 1
+        prev = width
+    if tabs > spaces:
+        return "\t"
+    if not counts:
+        return " " * default
+    return " " * max(counts, key=lambda k: (counts[k], -k))
+
+
+_DOCSTRING_END = ('"""', "'''")
+
+
+def indentation_hint(prefix: str, ctx: CursorContext, unit: str) -> str | None:
+    """The exact indentation the first completed line must have, when Python's rules fix it.
+
+    For a block completion on a blank line (or inserted above a line of code),
+    with ``prev`` the last code line before the cursor and ``next`` the first
+    code line after it:
+
+    * ``prev`` opens a block (ends with ``:``): the new line is the first
+      statement of that body: ``prev``'s indentation plus ``unit`` (or
+      ``next``'s, if it is deeper than ``prev`` but less than that).
+    * ``next`` is deeper than ``prev`` and ``prev`` opens nothing: the new line
+      must open ``next``'s block, and with a consistent step it can only sit at
+      ``prev``'s level.
+    * ``prev`` ends a docstring: the body goes on at the docstring's level.
+
+    Returns the whitespace string, or ``None`` when the indentation is the
+    model's choice (a dedent may end a block there). Python only; brace
+    languages do not need it.
+    """
+    if ctx.mode != "block" or ctx.line_prefix.strip():
+        return None
+    lines = prefix.split("\n")[:-1]
+    prev = next((line for line in reversed(lines) if line.strip()), None)
+    if prev is None:
+        return None
+    prev_ws = prev[: len(prev) - len(prev.lstrip())]
+    code = prev.split(" #", 1)[0].rstrip() if "#" in prev else prev.rstrip()
+    following = ctx.next_lines[0] if ctx.next_lines else None
+    next_w = indent_width(following) if following is not None else None
+    prev_w = indent_width(prev)
+    if code.endswith(":") and not code.lstrip().startswith(("#", "lambda")):
+        body = prev_ws + unit
+        if following is not None and prev_w < next_w < indent_width(body):
+            return following[:len(following) - len(following.lstrip())]
+        return body
+    if following is not None and next_w > prev_w:
+        return prev_ws
+    if code.lstrip().startswith(_DOCSTRING_END) or (code.endswith(_DOCSTRING_END) and code.count(code[-3:]) % 2 == 1):
+        return prev_ws
+    return None

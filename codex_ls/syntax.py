@@ -85,3 +85,51 @@ def should_complete(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> 
     if cursor_in_literal(tree, byte) is not None:
         return False
     return not after_block_ending_statement(tree, byte, source)
+
+
+def python_indentation_errors(source: str) -> int:
+    """Indentation errors CPython would report in ``source``, counted (tree-sitter's grammar accepts them all).
+
+    Counted, from the token stream of :mod:`tokenize` (strings, brackets and
+    continuation lines handled as CPython does): a block opener (a logical line
+    ending in ``:``) not followed by a deeper line ("expected an indented
+    block"), a deeper line that follows no opener ("unexpected indent"), and a
+    dedent to no enclosing level ("unindent does not match"; tokenizing stops
+    there). Other syntax errors are not counted; an unterminated string or
+    bracket at the end stops the count where it starts.
+    """
+    import io
+    import tokenize
+
+    errors = 0
+    last_significant = None  # the last OP/NAME/... token before the current NEWLINE
+    expect_indent = False
+    after_newline = True
+    skip = {tokenize.NL, tokenize.COMMENT, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.NEWLINE:
+                expect_indent = last_significant == ":"
+                after_newline = True
+                continue
+            if tok.type == tokenize.INDENT:
+                if not expect_indent:
+                    errors += 1
+                expect_indent = False
+                continue
+            if tok.type in skip:
+                continue
+            if tok.type == tokenize.ENDMARKER:
+                break
+            if after_newline and expect_indent:
+                errors += 1  # a statement where the opener's body should be
+            expect_indent = False
+            after_newline = False
+            last_significant = tok.string if tok.type == tokenize.OP else tok.type
+    except IndentationError:
+        errors += 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    if expect_indent:
+        errors += 1  # the text ends right after an opener
+    return errors

@@ -161,3 +161,77 @@ def test_opener_whose_body_is_already_below_is_one_line():
     assert finish("py", src, "    for i in range(n):\n        primes.append(i)\n") == "    for i in range(n):\n"
     js = "function f(xs) {\n  ‸\n    total += x;\n  }\n}\n"
     assert finish("js", js, "for (const x of xs) {\n    total += x;\n  }\n") == "for (const x of xs) {"
+
+
+# --- multi-line holes: look past the conservative end for the model repeating the code below ---
+
+from codex_ls.stops import body_floor, indent_unit, indentation_hint  # noqa: E402
+
+
+def run_rule_finished(prefix, suffix, generated, look_past, floor=4):
+    rule = StopRule(analyze_cursor(prefix, suffix), max_lines=12, floor=floor, look_past=look_past)
+    for i in range(1, len(generated) + 1):
+        cut = rule(generated[:i])
+        if cut is not None:
+            return generated[:i][:cut]
+    return generated[: rule.decide(generated, finished=True)]
+
+
+XOR_PREFIX = "def xor(i, j):\n    if i == j:\n"
+XOR_SUFFIX = "        return '1'\n    return 0\n"
+
+
+def test_look_past_keeps_every_line_before_the_model_repeats_the_suffix():
+    gen = "        return '0'\n    else:\n        return '1'\n    return 0\n"
+    assert run_rule_finished(XOR_PREFIX, XOR_SUFFIX, gen, look_past=6) == "        return '0'\n    else:"
+    # without looking past, one statement in the middle of a block
+    assert run_rule_finished(XOR_PREFIX, XOR_SUFFIX, gen, look_past=0) == "        return '0'"
+
+
+def test_look_past_stops_on_a_partial_repeat_before_the_line_is_finished():
+    rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
+    assert rule("        return '0'\n    else:\n        return '") is None  # too short to tell
+    cut = rule("        return '0'\n    else:\n        return '1'")
+    assert cut == len("        return '0'\n    else:")
+
+
+def test_look_past_without_a_repeat_keeps_the_conservative_end():
+    gen = "        return '0'\n    x = 1\n    y = 2\n"
+    assert run_rule_finished(XOR_PREFIX, XOR_SUFFIX, gen, look_past=6) == "        return '0'"
+    # a line below the enclosing body ends the search at once
+    rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
+    assert rule("        return '0'\n# Test\n") == len("        return '0'")
+
+
+def test_body_floor():
+    assert body_floor("import os\n\ndef f(x):\n    '''Doc.'''\n    if x:\n        ") == 4
+    assert body_floor("class A:\n  def f(self):\n      return 1\n  ") == 2
+    assert body_floor("x = 1\ny = 2\n") == 0
+
+
+def test_indent_unit():
+    assert indent_unit("def f():\n    if x:\n        y\n") == "    "
+    assert indent_unit("def f():\n  if x:\n    y\n") == "  "
+    assert indent_unit("func f() {\n\tif x {\n\t\ty()\n\t}\n}\n") == "\t"
+    assert indent_unit("x = 1\n") == "    "
+
+
+@pytest.mark.parametrize(
+    "prefix, suffix, expected",
+    [
+        ("def f(x):\n    for i in x:\n", "        y(i)\n", "        "),  # the body of an opener
+        ("def f(x):\n    for i in x:\n", "    return 1\n", "        "),  # an empty body so far
+        ("def f(x):\n    for i in x:\n", "            y(i)\n", "        "),  # deeper code: an opener at +1 step
+        ("def f(x):\n    a = 1\n", "        b()\n", "    "),  # the code below is deeper: open it here
+        ('def f(x):\n    """Doc."""\n', "\n", "    "),  # after the docstring
+        ("def f(x):\n    a = 1\n", "    b()\n", None),  # a dedent may end a block: the model's choice
+        ("def f(x):\n    a = 1\n", "b()\n", None),
+    ],
+)
+def test_indentation_hint(prefix, suffix, expected):
+    assert indentation_hint(prefix, analyze_cursor(prefix, suffix), "    ") == expected
+
+
+def test_no_indentation_hint_after_code_on_the_line():
+    prefix = "def f(x):\n    for i in x:\n        y = "
+    assert indentation_hint(prefix, analyze_cursor(prefix, "\n"), "    ") is None

@@ -3,7 +3,7 @@
 import pytest
 
 from codex_ls.documents import Document
-from codex_ls.syntax import should_complete
+from codex_ls.syntax import python_indentation_errors, should_complete
 
 CURSOR = "‸"
 
@@ -54,3 +54,25 @@ def test_something_to_complete(language, source):
 
 def test_unknown_language_always_completes():
     assert should_complete(None, 0, b"") is True
+
+
+@pytest.mark.parametrize(
+    "source, errors",
+    [
+        ("def f():\n    x = 1\n", 0),
+        ("def f():\nx = 1\n", 1),  # expected an indented block
+        ("def f():\n    x = 1\n        y = 2\n", 1),  # unexpected indent
+        ("def f():\n    if x:\n        y\n  z\n", 1),  # unindent does not match
+        ("x = (1,\n      2)\nif x: y\n", 0),  # continuation lines and one-line bodies
+        ('def f():\n    """doc\n  more"""\n    return 1\n', 0),  # docstring lines do not count
+        ("d = {\n  'a': 1,\n}\n", 0),
+        ("for x in y:\n", 1),  # ends right after an opener
+    ],
+)
+def test_python_indentation_errors(source, errors):
+    assert python_indentation_errors(source) == errors
+    if errors:  # what the count says is what CPython says
+        with pytest.raises(SyntaxError):
+            compile(source, "<t>", "exec")
+    else:
+        compile(source, "<t>", "exec")
