@@ -1,4 +1,4 @@
-"""Command line: ``codex-ls`` (serve), ``codex-ls complete``, ``codex-ls models``.
+"""Command line: ``codex-ls`` (serve), ``codex-ls complete``, ``codex-ls models``, ``codex-ls web``.
 
 ``codex-ls`` with no sub-command serves LSP over stdio; ``--tcp HOST:PORT``
 and ``--ws HOST:PORT`` serve over TCP or WebSocket (loopback only unless
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codex-ls", description="Inline code completion from a local, quantized code model, over LSP.")
     parser.add_argument("--version", action="version", version=f"codex-ls {__version__}")
     parser.add_argument("--model", help="GGUF path or registry name (wins over settings and CODEX_LS_MODEL)")
+    parser.add_argument("--engine", choices=["llama-cpp", "openai", "ctransformers"], help="inference engine (wins over codexLs.engine.name)")
+    parser.add_argument("--url", help="OpenAI-compatible server for --engine openai (wins over codexLs.engine.url)")
     parser.add_argument("--log-level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="serve over stdio (the default)")
@@ -54,10 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("settings-table", help="print the Markdown table of every setting")
 
+    web = sub.add_parser("web", help="serve a one-page editor (CodeMirror) and the server over WebSocket, for browsers and tablets")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --allow-remote)")
+    web.add_argument("--port", type=int, default=7780, help="port of the page and of its WebSocket at /lsp (default 7780)")
+    web.add_argument("--allow-remote", dest="web_allow_remote", action="store_true", help="allow a non-loopback --host (a tablet on your network)")
+
     from codex_ls.models import add_models_parser
 
     add_models_parser(sub)
     return parser
+
+
+def check_bind(host: str, port: int, allow_remote: bool) -> bool:
+    """Whether to listen on ``host:port``: loopback always; other addresses only with ``--allow-remote``, with a warning."""
+    if _is_loopback(host):
+        return True
+    if not allow_remote:
+        print(f"codex-ls: refusing to bind {host}: not a loopback address. The server sees your code; pass --allow-remote to bind it anyway.", file=sys.stderr)
+        return False
+    print(f"codex-ls: WARNING: listening on {host}:{port}; anyone who can reach it can read the code you send it.", file=sys.stderr)
+    return True
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -65,15 +83,11 @@ def serve(args: argparse.Namespace) -> int:
     from codex_ls.logs import protect_stdout, setup_logging
     from codex_ls.server import create_server
 
-    if args.tcp or args.ws:
-        host, port = args.tcp or args.ws
-        if not _is_loopback(host):
-            if not args.allow_remote:
-                print(f"codex-ls: refusing to bind {host}: not a loopback address. The server sees your code; pass --allow-remote to bind it anyway.", file=sys.stderr)
-                return 2
-            print(f"codex-ls: WARNING: listening on {host}:{port}; anyone who can reach it can read the code you send it.", file=sys.stderr)
+    if (args.tcp or args.ws) and not check_bind(*(args.tcp or args.ws), args.allow_remote):
+        return 2
     real_stdout = protect_stdout() if not (args.tcp or args.ws) else None
     server = create_server(cli_model=args.model)
+    server.cli_engine = {"name": args.engine, "url": args.url}
     setup_logging(args.log_level, server)
     if args.tcp:
         server.start_tcp(*args.tcp)
@@ -98,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         from codex_ls.models import run_models_command
 
         return run_models_command(args)
+    if args.command == "web":
+        from codex_ls.web import run_web
+
+        if not check_bind(args.host, args.port, args.allow_remote or args.web_allow_remote):
+            return 2
+        return run_web(args)
     if args.command == "settings-table":
         from codex_ls.settings import settings_table
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 from codex_ls.documents import Document
 from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, GenerationResult
 from codex_ls.postprocess import postprocess
-from codex_ls.prompt import FimPrompt, FimTemplate, build_fim_prompt
+from codex_ls.context import OtherDocument, display_path, import_lines, names_near, related_snippets, scope_headers
+from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint
 from codex_ls.syntax import python_indentation_errors, should_complete
@@ -35,6 +36,7 @@ class ModelProfile:
 
     fim: FimTemplate
     stop: tuple[str, ...]
+    repo: RepoFormat | None = RepoFormat()
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,66 @@ def _top_level_window(text: str, offset: int, max_chars: int = 200_000) -> tuple
 
 
 
+def _prompt(
+    doc: Document,
+    offset: int,
+    engine: Engine,
+    profile: ModelProfile,
+    settings: CompletionSettings,
+    others: Sequence[OtherDocument],
+    root_uri: str | None,
+) -> FimPrompt:
+    """The FIM prompt: other files' definitions used near the cursor, pinned imports and
+    enclosing scope headers, then the prefix and suffix under their budgets."""
+    text = doc.text
+    source = doc.source
+    language = doc.language.name if doc.language else None
+    pinned: list[tuple[int, str]] = []
+    lines = None
+    if doc.tree is not None and settings.strategy == "syntax":
+        lines = text.split("\n")
+        for first, last in import_lines(language, doc.tree, source):
+            pinned.extend((i, lines[i]) for i in range(first, min(last, len(lines) - 1) + 1))
+        pinned.extend(scope_headers(doc.tree, doc.byte_offset(offset), source))
+        pinned.sort()
+    files: list[tuple[str, str]] = []
+    if others and settings.context_tokens > 0 and profile.repo is not None and settings.strategy == "syntax":
+        used = names_near(text, offset)
+        here = {name for name, _line, _summary in _definitions_of(doc)}
+        snippets = related_snippets(others, used, settings.context_tokens, engine.count_tokens, root_uri, here)
+        by_path: dict[str, list[str]] = {}
+        for snip in snippets:
+            by_path.setdefault(snip.path, []).append(snip.text)
+        files = [(path, "\n".join(texts)) for path, texts in by_path.items()]
+    return build_prompt(
+        text[:offset],
+        text[offset:],
+        profile.fim,
+        engine.count_tokens,
+        prefix_tokens=settings.prefix_tokens,
+        suffix_tokens=settings.suffix_tokens,
+        pinned=pinned,
+        files=files,
+        current_path=display_path(doc.uri, root_uri),
+        repo=profile.repo,
+    )
+
+
+def _definitions_of(doc: Document):
+    from codex_ls.context import definitions
+
+    return definitions(doc.language.name if doc.language else None, doc.tree, doc.source)
+
+
+def other_documents(docs: Iterable[Document], current_uri: str) -> list[OtherDocument]:
+    """Snapshots of the open documents other than ``current_uri``, for :func:`complete`'s ``others``."""
+    return [
+        OtherDocument(d.uri, d.language.name if d.language else None, d.tree, d.source, d.version)
+        for d in docs
+        if d.uri != current_uri
+    ]
+
+
 def _indentation(doc: Document, prefix: str, ctx: CursorContext) -> str | None:
     """The indentation Python's rules fix for the first completed line (see :func:`indentation_hint`)."""
     if doc.language is None or doc.language.name != "python":
@@ -192,6 +254,8 @@ def complete(
     profile: ModelProfile,
     settings: CompletionSettings,
     cancel: CancelToken | None = None,
+    others: Sequence[OtherDocument] = (),
+    root_uri: str | None = None,
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -202,6 +266,9 @@ def complete(
         profile: the model's FIM template and stop strings.
         settings: token budgets, limits and time budget.
         cancel: set to stop generation between two tokens.
+        others: the other open documents; definitions from them that the code
+            near the cursor uses go into the prompt (``settings.context_tokens``).
+        root_uri: the workspace root, for the paths shown to the model.
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -213,14 +280,7 @@ def complete(
     if settings.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
         log.debug("completion %s: nothing to complete here (string, comment or end of block)", doc.uri)
         return CompletionOutcome("", offset, ctx, None, None)
-    prompt = build_fim_prompt(
-        prefix,
-        suffix,
-        profile.fim,
-        engine.count_tokens,
-        prefix_tokens=settings.prefix_tokens,
-        suffix_tokens=settings.suffix_tokens,
-    )
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri)
     baseline = settings.strategy != "syntax"
     indent = None if baseline else _indentation(doc, prefix, ctx)
     forced = _forced_start(ctx, indent)

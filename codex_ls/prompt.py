@@ -44,6 +44,8 @@ class FimPrompt:
         suffix: the part after the cursor that was kept.
         prefix_tokens / suffix_tokens: their sizes in tokens (line sums, an
             estimate within a few tokens of the joint tokenization).
+        context_tokens: tokens spent on other files and pinned lines (imports,
+            enclosing scope headers) before the prefix.
     """
 
     text: str
@@ -51,6 +53,7 @@ class FimPrompt:
     suffix: str
     prefix_tokens: int
     suffix_tokens: int
+    context_tokens: int = 0
 
 
 def _split_keepends(text: str) -> list[str]:
@@ -121,3 +124,82 @@ def build_fim_prompt(
     kept_prefix, p_used = clip_prefix(prefix, prefix_tokens, count_tokens)
     kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
     return FimPrompt(template.render(kept_prefix, kept_suffix), kept_prefix, kept_suffix, p_used, s_used)
+
+
+@dataclass(frozen=True)
+class RepoFormat:
+    """A model's repository-level prompt tokens (Qwen2.5-Coder: ``<|repo_name|>``, ``<|file_sep|>``)."""
+
+    repo_name: str = "<|repo_name|>"
+    file_sep: str = "<|file_sep|>"
+
+
+def _clip_pinned(pinned: list[tuple[int, str]], budget: int, count_tokens: Callable[[str], int]) -> tuple[str, int]:
+    """The pinned lines (in order) that fit ``budget`` tokens, joined as lines."""
+    kept, used = [], 0
+    for _line, text in pinned:
+        cost = count_tokens(text + "\n")
+        if used + cost > budget:
+            break
+        kept.append(text + "\n")
+        used += cost
+    return "".join(kept), used
+
+
+def build_prompt(
+    prefix: str,
+    suffix: str,
+    template: FimTemplate,
+    count_tokens: Callable[[str], int],
+    *,
+    prefix_tokens: int = 1024,
+    suffix_tokens: int = 256,
+    pinned: list[tuple[int, str]] | None = None,
+    files: list[tuple[str, str]] | None = None,
+    current_path: str = "",
+    repo: RepoFormat | None = None,
+    repo_name: str = "",
+) -> FimPrompt:
+    """A FIM prompt that spends its budget on the nearest code first, plus context.
+
+    Args:
+        prefix / suffix: the document text before / after the cursor.
+        template / count_tokens / prefix_tokens / suffix_tokens: as for
+            :func:`build_fim_prompt` (budgets in tokens).
+        pinned: ``(line, text)`` lines of the document (0-based line numbers, in
+            order) that the prompt keeps even when the prefix budget cuts the
+            top of the file: the imports, then the headers of the enclosing
+            class and function. A pinned line above the kept prefix is put at
+            the start of the prefix; pinned lines are paid from the prefix
+            budget first (at most half of it).
+        files: ``(path, text)`` of other files' code for the prompt, put first
+            in the repository format (``repo`` required); skipped without one.
+        current_path: the current file's path, after the other files.
+        repo_name: the repository name after ``repo.repo_name``.
+
+    Layout with files (Qwen2.5-Coder repository-level FIM, arXiv:2409.12186)::
+
+        <|repo_name|>name\n<|file_sep|>a.py\n...<|file_sep|>cur.py\n<|fim_prefix|>...
+
+    Without ``files`` and ``pinned`` this is :func:`build_fim_prompt`.
+    """
+    head = ""
+    context = 0
+    if files and repo is not None:
+        parts = [f"{repo.repo_name}{repo_name}\n"] if repo.repo_name else []
+        for path, text in files:
+            parts.append(f"{repo.file_sep}{path}\n{text}")
+        parts.append(f"{repo.file_sep}{current_path}\n")
+        head = "".join(parts)
+        context += sum(count_tokens(text) for _path, text in files)
+    pinned_text, pinned_used = _clip_pinned(list(pinned or ()), prefix_tokens // 2, count_tokens)
+    kept_prefix, p_used = clip_prefix(prefix, prefix_tokens - pinned_used, count_tokens)
+    if pinned:
+        first_kept = prefix.count("\n") - kept_prefix.count("\n")
+        above = [(line, text) for line, text in pinned if line < first_kept]
+        pinned_text, pinned_used = _clip_pinned(above, prefix_tokens // 2, count_tokens)
+        if pinned_text:
+            kept_prefix = pinned_text + kept_prefix
+            context += pinned_used
+    kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
+    return FimPrompt(head + template.render(kept_prefix, kept_suffix), kept_prefix, kept_suffix, p_used, s_used, context)

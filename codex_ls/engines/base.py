@@ -28,6 +28,18 @@ class GenerationError(EngineError):
     """Generation failed after the model loaded (e.g. the prompt does not fit)."""
 
 
+class EngineUnavailableError(GenerationError):
+    """A remote inference server could not be reached or went away mid-request.
+
+    Raised by remote engines after their retries on connection errors; the
+    next request tries again (the server may have come back).
+    """
+
+
+class EngineConfigError(EngineError):
+    """The engine settings are unusable (unknown engine, missing URL, remote URL not allowed, no API key)."""
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One generation job.
@@ -52,6 +64,75 @@ class GenerationRequest:
     temperature: float = 0.0
     should_stop: Callable[[str], int | None] | None = None
     deadline_s: float | None = None
+
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat conversation.
+
+    Attributes:
+        role: ``"system"``, ``"user"`` or ``"assistant"``.
+        content: the message text.
+    """
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat generation job (code actions: explain, fix, document ...).
+
+    The engine formats ``messages`` with the model's own chat template (the
+    GGUF's ``tokenizer.chat_template``, ChatML when it has none; a remote
+    server applies its own), appends the assistant turn and generates the
+    assistant's answer.
+
+    Attributes:
+        messages: the conversation, oldest first (at least one message).
+        max_tokens: most tokens to generate (>= 1).
+        stop: extra stop strings; the end of the assistant turn always stops.
+        temperature: 0 for greedy decoding.
+        should_stop: as in :class:`GenerationRequest`.
+        deadline_s: absolute ``time.monotonic()`` deadline; ``None`` for none.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    should_stop: Callable[[str], int | None] | None = None
+    deadline_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an engine knows about the model behind it.
+
+    Attributes:
+        name: a display name (GGUF ``general.name``, the file name, or the
+            remote server's model id).
+        context_length: tokens the engine can hold (prompt plus generated).
+        architecture: GGUF ``general.architecture`` (``"qwen2"``, ``"llama"``,
+            ``"starcoder"`` ...) or ``None`` when unknown (remote servers).
+        family: the FIM family name of :mod:`codex_ls.families`
+            (``"qwen2.5-coder"``, ``"starcoder"`` ...) when known, else ``None``.
+        fim: ``(prefix, suffix, middle)`` FIM marker strings when known.
+        chat_template: the Jinja chat template the engine formats chats with
+            (``None``: ChatML, or applied by a remote server).
+        location: the model file path, or the base URL of a remote server.
+    """
+
+    name: str
+    context_length: int
+    architecture: str | None = None
+    family: str | None = None
+    fim: tuple[str, str, str] | None = None
+    chat_template: str | None = None
+    location: str = ""
 
 
 @dataclass
@@ -105,7 +186,28 @@ class Engine(Protocol):
         ...
 
     def generate(self, request: GenerationRequest, cancel: CancelToken | None = None) -> GenerationResult:
-        """Run one generation; blocking. Raises :class:`GenerationError`."""
+        """Run one raw-prompt generation (FIM completion); blocking.
+
+        Raises:
+            GenerationError: generation failed (:class:`EngineUnavailableError`
+                when a remote server cannot be reached).
+        """
+        ...
+
+    def chat(self, request: ChatRequest, cancel: CancelToken | None = None) -> GenerationResult:
+        """Generate the assistant's answer to ``request.messages``; blocking.
+
+        Returns the answer text (without the end-of-turn marker) and the
+        same accounting as :meth:`generate`.
+
+        Raises:
+            GenerationError: as :meth:`generate`; also for an empty conversation
+                or a chat template that fails to render.
+        """
+        ...
+
+    def model_info(self) -> ModelInfo:
+        """Name, context length, FIM markers and chat template of the model."""
         ...
 
     def close(self) -> None:

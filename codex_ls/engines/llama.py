@@ -20,12 +20,15 @@ from pathlib import Path
 
 from codex_ls.engines.base import (
     CancelToken,
+    ChatRequest,
     GenerationError,
     GenerationRequest,
     GenerationResult,
+    ModelInfo,
     ModelLoadError,
 )
-from codex_ls.engines.stopping import StopMatcher
+from codex_ls.engines.chat import TURN_ENDS, format_chat
+from codex_ls.engines.stopping import TextStream
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,7 @@ class LlamaCppEngine:
         self._lock = threading.Lock()
         self._eos = {self._llm.token_eos()}
         self._cached_count = lru_cache(maxsize=4096)(self._count)
+        self._info: ModelInfo | None = None
 
     # -- tokens ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -127,8 +131,50 @@ class LlamaCppEngine:
         Raises:
             GenerationError: the prompt is empty or does not fit the context.
         """
+        return self._run(request.prompt, request, cancel)
+
+    def chat(self, request: ChatRequest, cancel: CancelToken | None = None) -> GenerationResult:
+        """Answer ``request.messages`` as the assistant.
+
+        The messages are formatted with the GGUF's ``tokenizer.chat_template``
+        (ChatML when the file has none); generation stops at the end of the
+        assistant turn (an end-of-generation token or a turn-end marker such
+        as ``<|im_end|>``) and at the same limits as :meth:`generate`.
+
+        Raises:
+            GenerationError: no messages, the template fails, or the prompt
+                does not fit the context.
+        """
+        info = self.model_info()
+        prompt = format_chat(request.messages, info.chat_template, bos_token=self._token_text(self._llm.token_bos()), eos_token=self._token_text(self._llm.token_eos()))
+        return self._run(prompt, request, cancel, extra_stop=TURN_ENDS)
+
+    def model_info(self) -> ModelInfo:
+        """Name, architecture, context length, chat template and FIM family from the GGUF metadata."""
+        if self._info is None:
+            from codex_ls.families import detect_family
+
+            meta = self._llm.metadata
+            family = detect_family(lambda text: len(self.tokenize(text)) == 1)
+            self._info = ModelInfo(
+                name=meta.get("general.name") or self.model_path.name,
+                context_length=self.context_length,
+                architecture=meta.get("general.architecture"),
+                family=family.name if family else None,
+                fim=(family.fim.prefix, family.fim.suffix, family.fim.middle) if family else None,
+                chat_template=meta.get("tokenizer.chat_template") or None,
+                location=str(self.model_path),
+            )
+        return self._info
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _run(self, prompt: str, request: GenerationRequest | ChatRequest, cancel: CancelToken | None, extra_stop: tuple[str, ...] = ()) -> GenerationResult:
         start = time.perf_counter()
-        tokens = self.tokenize(request.prompt)
+        tokens = self.tokenize(prompt)
         if not tokens:
             raise GenerationError("empty prompt")
         room = self.context_length - len(tokens)
@@ -136,18 +182,14 @@ class LlamaCppEngine:
             raise GenerationError(f"prompt of {len(tokens)} tokens does not fit the context of {self.context_length} tokens")
         max_tokens = max(1, min(request.max_tokens, room))
         with self._lock:
-            return self._generate_locked(request, tokens, max_tokens, cancel, start)
+            return self._generate_locked(request, tokens, max_tokens, cancel, start, tuple(request.stop) + extra_stop)
 
-    def _generate_locked(self, request: GenerationRequest, tokens: list[int], max_tokens: int, cancel: CancelToken | None, start: float) -> GenerationResult:
+    def _generate_locked(self, request: GenerationRequest | ChatRequest, tokens: list[int], max_tokens: int, cancel: CancelToken | None, start: float, stop: tuple[str, ...]) -> GenerationResult:
         llm = self._llm
         cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
         # llama-cpp-python re-evaluates at least the last token.
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
-        matcher = StopMatcher(request.stop)
-        out = bytearray()
-        text = ""
-        generated = 0
-        finish: str = "length"
+        stream = TextStream(stop, request.should_stop, max_tokens, cancel, request.deadline_s)
         eog = self._is_eog
         try:
             with _stdout_to_stderr():
@@ -162,49 +204,29 @@ class LlamaCppEngine:
                 )
                 for token in gen:
                     if eog(token):
-                        finish = "stop"
+                        stream.end("stop")
                         break
-                    generated += 1
-                    out += llm.detokenize([token], prev_tokens=None)
-                    text = out[: _utf8_safe_len(out)].decode("utf-8", errors="replace")  # hold back a split character
-                    cut = matcher.feed(text)
-                    if cut is not None:
-                        text = text[:cut]
-                        finish = "stop"
-                        break
-                    if request.should_stop is not None:
-                        rule_cut = request.should_stop(text)
-                        if rule_cut is not None:
-                            text = text[:rule_cut]
-                            finish = "rule"
-                            break
-                    if generated >= max_tokens:
-                        finish = "length" if len(tokens) + generated < self.context_length else "context"
-                        break
-                    if cancel is not None and cancel.cancelled:
-                        finish = "cancelled"
-                        break
-                    if request.deadline_s is not None and time.monotonic() >= request.deadline_s:
-                        finish = "time"
+                    if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
                         break
                 gen.close()
         except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
             raise GenerationError(f"generation failed: {exc}") from exc
-        if finish not in ("stop", "rule"):
-            text = out.decode("utf-8", errors="replace")
+        finish = stream.end("length")  # the generator ran dry: the context is full
+        if finish == "length" and len(tokens) + stream.generated >= self.context_length:
+            finish = "context"
         return GenerationResult(
-            text=text,
+            text=stream.text,
             finish_reason=finish,  # type: ignore[arg-type]
             prompt_tokens=len(tokens),
             prompt_tokens_evaluated=evaluated,
-            generated_tokens=generated,
+            generated_tokens=stream.generated,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
         )
 
     def _is_eog(self, token: int) -> bool:
         import llama_cpp
 
-        return token in self._eos or bool(llama_cpp.llama_token_is_eog(self._llm._model.vocab, token))
+        return token in self._eos or bool(llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token))
 
     def close(self) -> None:
         """Free the model and its KV cache."""
@@ -222,16 +244,23 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return i
 
 
-def _utf8_safe_len(data: bytes | bytearray) -> int:
-    """Length of the longest prefix of ``data`` that does not end inside a UTF-8 sequence."""
-    n = len(data)
-    for back in range(1, min(4, n) + 1):
-        byte = data[n - back]
-        if byte & 0xC0 == 0x80:  # continuation byte
-            continue
-        if byte & 0x80 == 0:
-            return n
-        need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-        return n if back >= need else n - back
-    return n
 
+def load_tokenizer(model_path: str | Path):
+    """A tokenizer from a GGUF file's vocabulary alone (no weights loaded; a few MB, milliseconds).
+
+    Returns ``tokenize(text) -> token ids`` (special tokens parsed, no BOS).
+
+    Raises:
+        ModelLoadError: the file is missing or not a GGUF llama.cpp can read.
+    """
+    import llama_cpp
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    try:
+        with _stdout_to_stderr():
+            vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except Exception as exc:
+        raise ModelLoadError(f"llama.cpp could not read the vocabulary of {path}: {exc}") from exc
+    return lambda text: vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from codex_ls.completion import CompletionOutcome, complete
+from codex_ls.completion import CompletionOutcome, complete, other_documents
 from codex_ls.engines.base import EngineError
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,17 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     profile = ls.models.profile
     snap = snapshot(doc)
     offset = snap.offset_at(position.line, position.character)
+    others = other_documents(ls.documents, uri) if settings.completion.context_tokens > 0 else []
+    try:
+        root_uri = ls.workspace.root_uri
+    except Exception:  # no workspace before initialize
+        root_uri = None
     token = ls.requests.begin(uri)
     loop = asyncio.get_running_loop()
     try:
-        outcome = await loop.run_in_executor(ls.engine_executor, complete, snap, offset, engine, profile, settings.completion, token)
+        outcome = await loop.run_in_executor(
+            ls.engine_executor, complete, snap, offset, engine, profile, settings.completion, token, others, root_uri
+        )
     except asyncio.CancelledError:
         token.cancel()
         raise

@@ -74,7 +74,7 @@ async def _pull_configuration(ls) -> None:
 
 def start_model(ls) -> None:
     """Start loading the model chosen by the settings, with progress if the client supports it."""
-    choice = choose_model(ls.settings.model, ls.cli_model)
+    choice = choose_model(ls.settings.model, ls.cli_model, ls.settings.engine, getattr(ls, "cli_engine", None))
     if choice == ls.models.choice and ls.models.state in ("loading", "ready"):
         return
     loop = asyncio.get_running_loop()

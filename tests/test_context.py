@@ -1,0 +1,128 @@
+"""Prompt context from tree-sitter: imports, enclosing scopes, other open documents (pure)."""
+
+from codex_ls.completion import ModelProfile, _prompt, other_documents
+from codex_ls.context import definitions, display_path, import_lines, names_near, related_snippets, scope_headers
+from codex_ls.documents import Document
+from codex_ls.prompt import FimTemplate, RepoFormat, build_prompt
+from codex_ls.settings import CompletionSettings
+
+GEOMETRY = '''import math
+
+
+def circle_area(radius: float) -> float:
+    """Area of a circle of ``radius``."""
+    return math.pi * radius ** 2
+
+
+def unused_helper(x):
+    return x
+
+
+class Shape:
+    """A shape."""
+
+    def __init__(self, name):
+        self.name = name
+        self.a = 1
+        self.b = 2
+        self.c = 3
+        self.d = 4
+        self.e = 5
+        self.f = 6
+        self.g = 7
+        self.h = 8
+        self.i = 9
+'''
+
+MAIN = '''import os
+import sys
+
+from geometry import circle_area
+
+
+def report(r):
+    area = circle_area(r)
+    shape = Shape("disc")
+    return 
+'''
+
+
+def count(text: str) -> int:
+    return len(text.split()) + text.count("\n")
+
+
+def test_definitions_summarise_long_bodies():
+    doc = Document("file:///w/geometry.py", GEOMETRY, 0, "python")
+    defs = {name: summary for name, _line, summary in definitions("python", doc.tree, doc.source)}
+    assert set(defs) == {"circle_area", "unused_helper", "Shape"}
+    assert defs["circle_area"].startswith("def circle_area(radius: float) -> float:") and "math.pi" in defs["circle_area"]
+    # a long class: header and docstring, the body elided
+    assert defs["Shape"] == 'class Shape:\n    """A shape."""\n    ...\n'
+
+
+def test_related_snippets_only_what_the_code_uses_within_budget():
+    geo = Document("file:///w/geometry.py", GEOMETRY, 3, "python")
+    others = other_documents([geo], "file:///w/main.py")
+    used = names_near(MAIN, MAIN.index("return ") + 7)
+    snippets = related_snippets(others, used, 1000, count, "file:///w")
+    assert [(s.path, s.name) for s in snippets] == [("geometry.py", "circle_area"), ("geometry.py", "Shape")]
+    # a budget too small for the second one keeps the first
+    first_cost = count(snippets[0].text)
+    assert [s.name for s in related_snippets(others, used, first_cost, count, "file:///w")] == ["circle_area"]
+    # names the current file defines itself are not repeated
+    assert [s.name for s in related_snippets(others, used, 1000, count, None, {"Shape"})] == ["circle_area"]
+
+
+def test_names_near_leave_the_cursor_line_out():
+    text = "a = 1\nb = a + zeta_typing\nc = 2\n"
+    offset = text.index("zeta_typing") + 4
+    assert "zeta_typing" not in names_near(text, offset) and {"a", "c"} <= names_near(text, offset)
+
+
+def test_import_lines_and_scope_headers():
+    doc = Document("file:///w/main.py", MAIN, 0, "python")
+    lines = MAIN.split("\n")
+    assert [lines[a] for a, _b in import_lines("python", doc.tree, doc.source)] == ["import os", "import sys", "from geometry import circle_area"]
+    offset = MAIN.index("return ") + 7
+    assert scope_headers(doc.tree, doc.byte_offset(offset), doc.source) == [(6, "def report(r):")]
+
+
+def test_display_path():
+    assert display_path("file:///home/u/proj/pkg/mod.py", "file:///home/u/proj") == "pkg/mod.py"
+    assert display_path("file:///elsewhere/a/b/c.py", "file:///home/u/proj") == "b/c.py"
+
+
+def test_prompt_puts_other_files_first_in_the_repository_format():
+    main = Document("file:///w/main.py", MAIN, 0, "python")
+    geo = Document("file:///w/geometry.py", GEOMETRY, 0, "python")
+    offset = MAIN.index("return ") + 7
+    profile = ModelProfile(FimTemplate(), (), RepoFormat())
+    prompt = _prompt(main, offset, _Counter(), profile, CompletionSettings(), other_documents([main, geo], main.uri), "file:///w")
+    assert prompt.text.startswith("<|repo_name|>\n<|file_sep|>geometry.py\ndef circle_area(")
+    assert "<|file_sep|>main.py\n<|fim_prefix|>import os\n" in prompt.text
+    assert "unused_helper" not in prompt.text
+    # without other documents: the plain FIM prompt
+    plain = _prompt(main, offset, _Counter(), profile, CompletionSettings(), [], None)
+    assert plain.text.startswith("<|fim_prefix|>import os\n")
+
+
+def test_pinned_imports_and_headers_survive_a_small_prefix_budget():
+    body = "".join(f"    x{i} = {i}\n" for i in range(200))
+    text = "import os\n\n\ndef big():\n" + body + "    return "
+    doc = Document("file:///w/big.py", text, 0, "python")
+    prompt = _prompt(doc, len(text), _Counter(), ModelProfile(FimTemplate(), ()), CompletionSettings(prefix_tokens=60), [], None)
+    assert prompt.prefix.startswith("import os\ndef big():\n    x")
+    assert prompt.prefix.endswith("    x199 = 199\n    return ")
+    assert "x0 = 0" not in prompt.prefix
+
+
+def test_build_prompt_without_context_equals_plain_fim():
+    p = build_prompt("a\nb\n", "c\n", FimTemplate(), count)
+    assert p.text == "<|fim_prefix|>a\nb\n<|fim_suffix|>c\n<|fim_middle|>"
+
+
+class _Counter:
+    """The token-counting part of the engine interface, counting words (pure tests need no model)."""
+
+    def count_tokens(self, text: str) -> int:
+        return count(text)
