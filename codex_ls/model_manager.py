@@ -45,6 +45,7 @@ class ModelChoice:
     threads: int | None
     family: str | None = None
     engine: EngineSettings = EngineSettings()
+    kv_cache_reuse: bool = True
 
 
 def choose_model(
@@ -77,7 +78,7 @@ def choose_model(
     overrides = {k: v for k, v in (cli_engine or {}).items() if v is not None}
     if overrides:
         engine = dataclasses.replace(engine, **overrides)
-    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine)
+    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse)
 
 
 def default_profile() -> ModelProfile:
@@ -398,7 +399,7 @@ def create_engine(path, choice: ModelChoice) -> Engine:
         return CTransformersEngine(path, model_type=choice.engine.model_type, context_length=choice.context_length, threads=choice.threads)
     from codex_ls.engines.llama import LlamaCppEngine
 
-    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads)
+    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse)
 
 
 def _local_tokenizer(choice: ModelChoice):

@@ -36,6 +36,7 @@ class ModelSettings:
     context_length: int = field(default=4096, metadata={"doc": "Context window (tokens) the engine allocates: prompt plus generated tokens."})
     threads: int | None = field(default=None, metadata={"doc": "CPU threads for generation. Empty: the number of cores, at most 8."})
     load_timeout_ms: int = field(default=60_000, metadata={"doc": "How long a request waits for the model to finish loading (ms)."})
+    kv_cache_reuse: bool = field(default=True, metadata={"doc": "Keep the model's KV cache between requests and evaluate only the prompt tokens after the longest common prefix; `false` starts every request from an empty cache (the benchmarks' `no-reuse` baseline)."})
 
 
 @dataclass(frozen=True)

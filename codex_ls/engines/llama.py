@@ -68,6 +68,9 @@ class LlamaCppEngine:
         batch_size: prompt tokens evaluated per batch (``n_batch``). Logits are
             only kept for the last token (``logits_all=False``), so this does
             not scale the logits buffer.
+        kv_cache_reuse: keep the KV cache between calls and evaluate only the
+            tokens after the longest common prefix with the previous prompt;
+            ``False`` empties it before every call (a baseline for benchmarks).
 
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.
@@ -75,7 +78,15 @@ class LlamaCppEngine:
 
     name = "llama-cpp"
 
-    def __init__(self, model_path: str | Path, *, context_length: int = 4096, threads: int | None = None, batch_size: int = 256):
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        context_length: int = 4096,
+        threads: int | None = None,
+        batch_size: int = 256,
+        kv_cache_reuse: bool = True,
+    ):
         path = Path(model_path)
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
@@ -99,6 +110,7 @@ class LlamaCppEngine:
         except Exception as exc:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}. The file may be corrupt or not a GGUF model.") from exc
         self.model_path = path
+        self.kv_cache_reuse = kv_cache_reuse
         self.context_length = self._llm.n_ctx()
         self._lock = threading.Lock()
         self._eos = {self._llm.token_eos()}
@@ -186,6 +198,8 @@ class LlamaCppEngine:
 
     def _generate_locked(self, request: GenerationRequest | ChatRequest, tokens: list[int], max_tokens: int, cancel: CancelToken | None, start: float, stop: tuple[str, ...]) -> GenerationResult:
         llm = self._llm
+        if not self.kv_cache_reuse:
+            llm.reset()
         cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
         # llama-cpp-python re-evaluates at least the last token.
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
