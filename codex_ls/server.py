@@ -23,6 +23,7 @@ from codex_ls.documents import DocumentStore
 from codex_ls.engines.base import CancelToken
 from codex_ls.model_manager import ModelManager
 from codex_ls.settings import Settings
+from codex_ls.typing_cache import TypingCache
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class CodexLanguageServer(LanguageServer):
         settings: the current settings snapshot (replaced, never mutated).
         models: loads and serves the engine.
         requests: supersedes older model requests per document.
+        typing: the last suggestion shown per document, for typing through it.
         engine_executor: the single thread that runs model work.
         cli_model: ``--model`` from the command line, if any.
     """
@@ -90,6 +92,7 @@ class CodexLanguageServer(LanguageServer):
         self.settings = Settings()
         self.cli_model = cli_model
         self.requests = RequestTracker()
+        self.typing = TypingCache()
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
         self._models: ModelManager | None = None
         self.settings_error_shown = False

@@ -28,7 +28,7 @@ class Suggestion:
 
     text: str
     range: types.Range
-    outcome: CompletionOutcome
+    outcome: CompletionOutcome | None  # None: answered from the typing-through cache
 
 
 def snapshot(doc):
@@ -56,6 +56,15 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         raise JsonRpcInvalidParams(f"document not open: {uri}")
     if position.line < 0 or position.character < 0:
         raise JsonRpcInvalidParams(f"invalid position {position.line}:{position.character}")
+    text = doc.text
+    offset = doc.offset_at(position.line, position.character)
+    rest = ls.typing.lookup(uri, text[:offset], text[offset:])
+    if rest is not None:
+        ls.requests.end(uri, ls.requests.begin(uri))  # what was in flight for this document is stale
+        log.debug("completion %s typing-through hit shown=%d chars", uri, len(rest))
+        line, character = doc.position_at(offset)
+        pos = types.Position(line=line, character=character)
+        return Suggestion(rest, types.Range(start=pos, end=pos), None)
     engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
     if engine is None:
         return None
@@ -83,6 +92,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         ls.requests.end(uri, token)
     if not outcome.text or token.cancelled:
         return None
+    ls.typing.remember(uri, snap.text[:offset], snap.text[offset:], outcome.text)
     line, character = snap.position_at(offset)
     pos = types.Position(line=line, character=character)
     return Suggestion(outcome.text, types.Range(start=pos, end=pos), outcome)

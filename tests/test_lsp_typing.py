@@ -1,0 +1,80 @@
+"""Typing through a suggestion over LSP: the rest comes from the server's memory, not the model."""
+
+from __future__ import annotations
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from conftest import TINY_MODEL, server_command, server_env
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command("--model", str(TINY_MODEL)), server_env=server_env()))
+async def client(lsp_client: LanguageClient):
+    caps = client_capabilities("visual-studio-code")
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+    await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=caps, initialization_options={"completion": {"maxTokens": 24}, "logLevel": "debug"})
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def inline(client: LanguageClient, uri: str, line: int, character: int) -> list[types.InlineCompletionItem]:
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        )
+    )
+    return list(result.items if isinstance(result, types.InlineCompletionList) else result or [])
+
+
+def model_calls(client: LanguageClient) -> int:
+    return sum(1 for m in client.log_messages if " prompt=" in m.message)
+
+
+async def test_typing_what_was_shown_is_answered_without_the_model(client: LanguageClient):
+    uri = "file:///tmp/typing.txt"  # plain text: whatever the tiny model writes is shown
+    line = "the quick brown "
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(uri=uri, language_id="plaintext", version=1, text=f"{line}\nend\n"))
+    )
+    items = await inline(client, uri, 0, len(line))
+    assert len(items) == 1
+    shown = items[0].insert_text
+    typed = shown.lstrip()[:2] or shown[:1]
+    typed = shown[: shown.index(typed) + len(typed)]
+    assert typed and len(typed) < len(shown.rstrip())
+    calls = model_calls(client)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(line=0, character=len(line)), end=types.Position(line=0, character=len(line))),
+                    text=typed,
+                )
+            ],
+        )
+    )
+    items = await inline(client, uri, 0, len(line) + len(typed))
+    assert [i.insert_text for i in items] == [shown[len(typed):]]
+    assert any("typing-through hit" in m.message for m in client.log_messages)
+    assert model_calls(client) == calls  # the model was not asked again
+
+    # typing something else asks the model again
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(line=0, character=len(line) + len(typed)), end=types.Position(line=0, character=len(line) + len(typed))),
+                    text="\u2603",
+                )
+            ],
+        )
+    )
+    await inline(client, uri, 0, len(line) + len(typed) + 1)
+    assert model_calls(client) == calls + 1
