@@ -61,11 +61,20 @@ def _split_keepends(text: str) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
-def clip_prefix(prefix: str, budget: int, count_tokens: Callable[[str], int]) -> tuple[str, int]:
+PREFIX_CHUNK_LINES = 16
+"""When the prefix is cut, it starts on a line number that is a multiple of this."""
+
+
+def clip_prefix(prefix: str, budget: int, count_tokens: Callable[[str], int], chunk_lines: int = PREFIX_CHUNK_LINES) -> tuple[str, int]:
     """Keep the end of ``prefix`` that fits ``budget`` tokens, in whole lines.
 
     The line the cursor is on (the text after the last newline) is always
-    kept, even if it alone is over budget. Returns ``(kept_text, tokens)``.
+    kept, even if it alone is over budget. When the top of the prefix must go,
+    the kept part starts at a line whose 0-based number is a multiple of
+    ``chunk_lines``: moving the cursor forward then leaves the prompt's start,
+    and the engine's KV cache for it, unchanged until the cursor has moved
+    that many lines (the idea of llama.vim's chunked context). Returns
+    ``(kept_text, tokens)``.
     """
     head, sep, current = prefix.rpartition("\n")
     used = count_tokens(current) if current else 0
@@ -79,6 +88,14 @@ def clip_prefix(prefix: str, budget: int, count_tokens: Callable[[str], int]) ->
             break
         kept.append(line)
         used += cost
+    first = len(lines) - (len(kept) - 1)  # index of the first kept line of the file
+    if first > 0 and chunk_lines > 1:
+        # Start on a line number that is a multiple of chunk_lines, so that the start (and the
+        # KV cache of everything after it) stays put while the cursor moves on.
+        snapped = -(-first // chunk_lines) * chunk_lines
+        while first < snapped and len(kept) > 1:
+            used -= count_tokens(kept.pop())
+            first += 1
     return "".join(reversed(kept)), used
 
 

@@ -15,7 +15,7 @@ def test_render_is_psm_qwen_format():
 
 def test_prefix_kept_in_whole_lines_nearest_first():
     prefix = "line1\nline2\nline3\n    cur"
-    kept, used = clip_prefix(prefix, budget=len("line3\n    cur"), count_tokens=count_chars)
+    kept, used = clip_prefix(prefix, budget=len("line3\n    cur"), count_tokens=count_chars, chunk_lines=1)
     assert kept == "line3\n    cur"
     assert used == len(kept)
 
@@ -43,3 +43,18 @@ def test_whole_prompt_under_budget():
     assert p.text == FimTemplate().render(p.prefix, p.suffix)
     # every kept line is a whole line of the original
     assert p.prefix.split("\n")[0] in prefix.split("\n")
+
+
+def test_cut_prefix_starts_on_a_chunk_boundary_and_stays_there_while_the_cursor_moves():
+    lines = [f"x{i:03d} = {i}\n" for i in range(200)]
+    budget = 40 * len(lines[0])
+    starts = set()
+    for cursor_line in range(100, 116):
+        kept, used = clip_prefix("".join(lines[:cursor_line]) + "    ", budget, count_chars, chunk_lines=16)
+        first = int(kept[1:4])
+        assert first % 16 == 0 and used <= budget and used == count_chars(kept)
+        starts.add(first)
+    assert len(starts) <= 2  # 16 positions, one or two starts: the prompt head is reused
+    # chunk_lines=1 keeps as much as fits
+    kept, used = clip_prefix("".join(lines[:100]) + "    ", budget, count_chars, chunk_lines=1)
+    assert budget - len(lines[99]) < used <= budget
