@@ -14,6 +14,10 @@ import threading
 from dataclasses import dataclass
 
 
+TYPING_MAX_CHARS = 32
+"""A request this many characters or fewer after the previous one, on its line, is made while typing."""
+
+
 @dataclass(frozen=True)
 class ShownSuggestion:
     """One suggestion as it was shown.
@@ -38,7 +42,16 @@ class TypingCache:
 
     def __init__(self) -> None:
         self._shown: dict[str, ShownSuggestion] = {}
+        self._last_request: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
+
+    def is_typing(self, uri: str, line: int, offset: int, max_chars: int = TYPING_MAX_CHARS) -> bool:
+        """Record a request at ``line``/``offset`` (code points) and say whether the user is typing:
+        the previous request for ``uri`` was on the same line, 1 to ``max_chars`` characters back."""
+        with self._lock:
+            last = self._last_request.get(uri)
+            self._last_request[uri] = (line, offset)
+        return last is not None and last[0] == line and 0 < offset - last[1] <= max_chars
 
     def remember(self, uri: str, before: str, after: str, text: str) -> None:
         """Record that ``text`` was shown at the cursor between ``before`` and ``after``."""
@@ -51,6 +64,7 @@ class TypingCache:
         """Drop what was shown for ``uri`` (document closed)."""
         with self._lock:
             self._shown.pop(uri, None)
+            self._last_request.pop(uri, None)
 
     def lookup(self, uri: str, before: str, after: str) -> str | None:
         """The rest of the shown suggestion if the user typed its start, else ``None``.

@@ -33,3 +33,14 @@ def test_only_whitespace_left_is_no_answer_and_forget_drops_it():
     assert cache.lookup("file:///a.py", BEFORE + "w * h", AFTER) is None
     cache.forget("file:///a.py")
     assert cache.lookup("file:///a.py", BEFORE, AFTER) is None
+
+
+def test_is_typing_means_the_same_line_a_few_characters_on():
+    cache = TypingCache()
+    assert not cache.is_typing("file:///a.py", 3, 100)  # first request
+    assert cache.is_typing("file:///a.py", 3, 101)
+    assert cache.is_typing("file:///a.py", 3, 105)
+    assert not cache.is_typing("file:///a.py", 3, 105)  # the same position again: a pause
+    assert not cache.is_typing("file:///a.py", 4, 110)  # another line
+    assert not cache.is_typing("file:///a.py", 4, 200)  # a jump
+    assert not cache.is_typing("file:///b.py", 4, 201)  # another document

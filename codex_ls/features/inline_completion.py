@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ from codex_ls.completion import CompletionOutcome, complete, other_documents
 from codex_ls.engines.base import EngineError
 
 log = logging.getLogger(__name__)
+
+TYPING_SUFFIX_TOKENS = 64
+"""Suffix budget (tokens) for a request made while the user types on the same line."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,18 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         line, character = doc.position_at(offset)
         pos = types.Position(line=line, character=character)
         return Suggestion(rest, types.Range(start=pos, end=pos), None)
+    typing = ls.typing.is_typing(uri, position.line, offset)
     engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
     if engine is None:
         return None
     profile = ls.models.profile
     snap = snapshot(doc)
     offset = snap.offset_at(position.line, position.character)
+    completion_settings = settings.completion
+    if typing and completion_settings.suffix_tokens > TYPING_SUFFIX_TOKENS:
+        # While the user types, every keystroke moves the end of the prefix and the suffix after it
+        # must be evaluated again: keep it short (the rest of the line and a few lines).
+        completion_settings = dataclasses.replace(completion_settings, suffix_tokens=TYPING_SUFFIX_TOKENS)
     others = other_documents(ls.documents, uri) if settings.completion.context_tokens > 0 else []
     try:
         root_uri = ls.workspace.root_uri
@@ -80,7 +90,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     loop = asyncio.get_running_loop()
     try:
         outcome = await loop.run_in_executor(
-            ls.engine_executor, complete, snap, offset, engine, profile, settings.completion, token, others, root_uri
+            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri
         )
     except asyncio.CancelledError:
         token.cancel()
