@@ -13,7 +13,7 @@ DEMO_FILE ?= examples/inventory.py
 DEMO_LINE ?= 52
 DEMO_CHARACTER ?= 8
 
-.PHONY: demo test install install-test bench clean settings-table
+.PHONY: demo test install install-test bench bench-latency clean settings-table editors web-bundle vscode
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,27 @@ demo: install
 test: install-test
 	$(PY) -m pytest -q
 
+## editors: build and check the editor packages (npm ci; the web bundle must match the committed
+## one; the VS Code extension: type check, bundle, unit test, settings mirror check, .vsix)
+editors: web-bundle vscode
+
+web-bundle:
+	cd editors/web && npm ci --no-audit --no-fund && npm run build
+	git diff --exit-code --stat -- codex_ls/web_static || { echo "codex_ls/web_static differs from a fresh build of editors/web: commit the rebuilt bundle"; exit 1; }
+
+vscode: install
+	cd editors/vscode && npm ci --no-audit --no-fund && npm run build && npm test && npm run package
+	$(PY) editors/vscode/scripts/settings_schema.py --check
+
 ## bench: median and 95th-percentile latency of inline completion on the demo file
 bench: install
 	$(PY) benchmarks/inline_latency.py --file $(DEMO_FILE)
+
+## bench-latency: pause / typing / cold latency, peak RSS and tokens on real Python, JavaScript and Go
+## files, against a no-reuse (fresh KV cache) baseline in the same run; e.g. BENCH_LATENCY_ARGS="--positions 8 --lines 1"
+BENCH_LATENCY_ARGS ?=
+bench-latency: install
+	$(PY) benchmarks/latency.py $(BENCH_LATENCY_ARGS)
 
 settings-table: install
 	$(VENV)/bin/codex-ls settings-table

@@ -9,34 +9,32 @@ handling. The real default model is tested in ``test_lsp_real_model.py``.
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from conftest import SLOW_MODEL, TINY_MODEL, server_command, server_env
 
-# Neovim 0.12: the 0.11 capabilities plus LSP 3.18 inline completion.
-def _neovim_012() -> types.ClientCapabilities:
-    caps = client_capabilities("neovim@v0.11.0")
-    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
-    return caps
+PROFILE_DIR = Path(__file__).parent / "profiles"
 
 
-def _vscode_modern() -> types.ClientCapabilities:
-    caps = client_capabilities("visual-studio-code")
-    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
-    return caps
+def load_profile(name: str) -> tuple[types.ClientCapabilities, types.ClientInfo | None]:
+    """The capabilities and client info that the editor of ``tests/profiles/<name>.json`` declares."""
+    data = json.loads((PROFILE_DIR / f"{name}.json").read_text())
+    converter = get_converter()
+    info = data.get("clientInfo")
+    return converter.structure(data["capabilities"], types.ClientCapabilities), (converter.structure(info, types.ClientInfo) if info else None)
 
 
-PROFILES = {
-    "vscode": _vscode_modern,  # vscode-languageclient 9 declares inline completion
-    "neovim-0.12": _neovim_012,  # offers utf-8 first
-    "neovim-0.11": lambda: client_capabilities("neovim@v0.11.0"),  # no inline completion
-    "emacs-29": lambda: client_capabilities("emacs"),  # offers utf-32 first, no inline completion
-}
+# One JSON per client: VS Code and Neovim 0.12 declare inline completion; Neovim 0.10, Helix and
+# Emacs (eglot) do not and get the completion fallback. Neovim and Helix offer UTF-8 first, Emacs UTF-32.
+PROFILES = sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
 
 
 @pytest_lsp.fixture(
@@ -44,9 +42,9 @@ PROFILES = {
     config=ClientServerConfig(server_command=server_command("--model", str(TINY_MODEL)), server_env=server_env()),
 )
 async def client(request, lsp_client: LanguageClient):
-    caps = PROFILES[request.param]()
+    caps, info = load_profile(request.param)
     lsp_client.init_result = await lsp_client.initialize_session(
-        types.InitializeParams(capabilities=caps, initialization_options={"completion": {"maxTokens": 32}, "logLevel": "debug"})
+        types.InitializeParams(capabilities=caps, client_info=info, initialization_options={"completion": {"maxTokens": 32}, "logLevel": "debug"})
     )
     lsp_client.profile = request.param
     yield
@@ -192,3 +190,9 @@ async def test_model_progress_reported(client: LanguageClient):
     assert isinstance(reports[0], types.WorkDoneProgressBegin)
     assert isinstance(reports[-1], types.WorkDoneProgressEnd)
     assert client.messages == []  # nothing went wrong, nothing shown
+
+
+def test_profiles_cover_the_editors():
+    assert PROFILES == ["emacs-eglot", "helix", "neovim-0.10", "neovim-0.12", "vscode"]
+    inline = {name for name in PROFILES if load_profile(name)[0].text_document.inline_completion is not None}
+    assert inline == {"neovim-0.12", "vscode"}  # the others are served by the completion fallback

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+import time
 
 import pytest
 from lsprotocol import types
@@ -64,3 +65,30 @@ def test_non_loopback_bind_is_refused_without_flag():
     proc = subprocess.run(server_command("--tcp", "0.0.0.0:1"), env=server_env(), capture_output=True, timeout=60)
     assert proc.returncode == 2
     assert b"--allow-remote" in proc.stderr
+
+
+def test_non_loopback_bind_with_flag_warns_and_listens():
+    port = free_port()
+    proc = subprocess.Popen(server_command("--model", str(TINY_MODEL), "--allow-remote", "--tcp", f"0.0.0.0:{port}"), env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the server did not listen on 0.0.0.0 with --allow-remote")
+    finally:
+        proc.kill()
+        out, err = proc.communicate()
+    assert b"WARNING: listening on 0.0.0.0" in err
+    assert out == b""
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost"])
+def test_loopback_addresses_need_no_flag(host: str):
+    from codex_ls.cli import check_bind
+
+    assert check_bind(host.strip("[]"), 1, allow_remote=False)
+    assert not check_bind("192.168.1.20", 1, allow_remote=False)
