@@ -26,6 +26,9 @@ BLOCK_ENDING_TYPES = frozenset(
 )
 """Statements after which nothing more can run in their block."""
 
+VALUE_STATEMENT_TYPES = frozenset({"return_statement", "raise_statement", "throw_statement"})
+"""Block-ending statements that usually take a value: typed bare, they are not finished yet."""
+
 
 def _ancestors(node: tree_sitter.Node | None):
     while node is not None:
@@ -67,6 +70,8 @@ def after_block_ending_statement(tree: tree_sitter.Tree, byte: int, source: byte
                 break
             continue
         if anc.type in BLOCK_ENDING_TYPES:
+            if anc.type in VALUE_STATEMENT_TYPES and anc.named_child_count == 0:
+                return False  # a bare `return`/`raise`/`throw`: the user wants the value next
             return not anc.has_error
         if anc.type == "expression_statement":  # Go/Rust/JS statements are wrapped differently
             continue

@@ -38,6 +38,8 @@ def test_nothing_to_complete(language, source):
     [
         ("python", "def f(x):\n    ‸\n"),
         ("python", "def f(x):\n    return ‸\n"),
+        ("python", "def f(x):\n    return‸\n"),  # a bare return: the value comes next
+        ("javascript", "function f() {\n  return‸\n}\n"),
         ("python", 'name = "a"‸\n'),
         ("python", 'msg = f"{na‸}"\n'),
         ("python", "# compute the total\n‸\n"),
