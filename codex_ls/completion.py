@@ -21,7 +21,7 @@ from codex_ls.context import OtherDocument, display_path, import_lines, names_ne
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint
-from codex_ls.syntax import python_indentation_errors, should_complete
+from codex_ls.syntax import python_indentation_error_lines, should_complete
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,9 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     if window is not None:
         w_start, w_end = window
         w_text = doc.text[w_start:w_end]
-        w_errors = python_indentation_errors(w_text)
+        w_errors = set(python_indentation_error_lines(w_text))
         w_at = offset - w_start
+        w_line = w_text.count("\n", 0, w_at) + 1  # 1-based line of the insertion in the window
 
     def ok(insert: str) -> bool:
         ins = insert.encode("utf-8")
@@ -101,7 +102,20 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
             return False
         if window is None:
             return True
-        return python_indentation_errors(w_text[:w_at] + insert + w_text[w_at:]) <= w_errors
+        added = insert.count("\n")
+        whole_lines = insert.endswith("\n")  # lines inserted above the cursor's line
+        for line in python_indentation_error_lines(w_text[:w_at] + insert + w_text[w_at:]):
+            if line < w_line:
+                before = line
+            elif (w_line <= line < w_line + added) if whole_lines else (w_line < line < w_line + added):
+                return False  # an error in an inserted line
+            elif line <= w_line + added:
+                before = w_line  # the cursor's line, with the insertion in it
+            else:
+                before = line - added
+            if before not in w_errors:
+                return False  # an error the document did not have
+        return True
 
     return ok
 

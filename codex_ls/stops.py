@@ -216,6 +216,8 @@ class StopRule:
         cut = self._conservative(text)
         ctx = self.ctx
         target = ctx.next_lines[0].strip() if ctx.next_lines else ""
+        # the first code line below the cursor, as a whole line (its indentation counts)
+        target_indent = indent_width(ctx.line_prefix + ctx.line_suffix if ctx.insert_lines else ctx.next_lines[0]) if target else 0
         if (
             cut is None
             or not self.look_past
@@ -233,7 +235,7 @@ class StopRule:
             line = text[pos:] if end == -1 else text[pos:end]
             stripped = line.strip()
             if stripped:
-                if _repeats(stripped, target, complete=end != -1):
+                if indent_width(line) == target_indent and _repeats(stripped, target, complete=end != -1):
                     return pos - 1
                 if end != -1 and indent_width(line) < self.floor:
                     return cut

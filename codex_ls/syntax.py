@@ -93,21 +93,28 @@ def should_complete(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> 
 
 
 def python_indentation_errors(source: str) -> int:
-    """Indentation errors CPython would report in ``source``, counted (tree-sitter's grammar accepts them all).
+    """How many indentation errors CPython would report in ``source`` (see :func:`python_indentation_error_lines`)."""
+    return len(python_indentation_error_lines(source))
 
-    Counted, from the token stream of :mod:`tokenize` (strings, brackets and
+
+def python_indentation_error_lines(source: str) -> list[int]:
+    """Lines (1-based) of the indentation errors CPython would report in ``source``; tree-sitter's grammar accepts them all.
+
+    From the token stream of :mod:`tokenize` (strings, brackets and
     continuation lines handled as CPython does): a block opener (a logical line
     ending in ``:``) not followed by a deeper line ("expected an indented
-    block"), a deeper line that follows no opener ("unexpected indent"), and a
-    dedent to no enclosing level ("unindent does not match"; tokenizing stops
-    there). Other syntax errors are not counted; an unterminated string or
-    bracket at the end stops the count where it starts.
+    block", reported at the opener's line), a deeper line that follows no
+    opener ("unexpected indent", at that line), and a dedent to no enclosing
+    level ("unindent does not match", at that line; tokenizing stops there).
+    Other syntax errors are not reported; an unterminated string or bracket
+    stops the scan where it starts.
     """
     import io
     import tokenize
 
-    errors = 0
-    last_significant = None  # the last OP/NAME/... token before the current NEWLINE
+    errors: list[int] = []
+    last_significant = None  # the last token before the current NEWLINE
+    opener_line = 0
     expect_indent = False
     after_newline = True
     skip = {tokenize.NL, tokenize.COMMENT, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
@@ -115,11 +122,12 @@ def python_indentation_errors(source: str) -> int:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
             if tok.type == tokenize.NEWLINE:
                 expect_indent = last_significant == ":"
+                opener_line = tok.start[0]
                 after_newline = True
                 continue
             if tok.type == tokenize.INDENT:
                 if not expect_indent:
-                    errors += 1
+                    errors.append(tok.start[0])
                 expect_indent = False
                 continue
             if tok.type in skip:
@@ -127,14 +135,14 @@ def python_indentation_errors(source: str) -> int:
             if tok.type == tokenize.ENDMARKER:
                 break
             if after_newline and expect_indent:
-                errors += 1  # a statement where the opener's body should be
+                errors.append(opener_line)  # a statement where the opener's body should be
             expect_indent = False
             after_newline = False
             last_significant = tok.string if tok.type == tokenize.OP else tok.type
-    except IndentationError:
-        errors += 1
+    except IndentationError as exc:
+        errors.append(exc.lineno or 0)
     except (tokenize.TokenError, SyntaxError):
         pass
     if expect_indent:
-        errors += 1  # the text ends right after an opener
+        errors.append(opener_line)  # the text ends right after an opener
     return errors

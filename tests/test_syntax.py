@@ -78,3 +78,10 @@ def test_python_indentation_errors(source, errors):
             compile(source, "<t>", "exec")
     else:
         compile(source, "<t>", "exec")
+
+
+def test_python_indentation_error_lines_point_at_the_opener_or_the_bad_line():
+    from codex_ls.syntax import python_indentation_error_lines
+
+    assert python_indentation_error_lines("def f():\n    if x:\n    y = 1\n") == [2]  # the `if` has no body
+    assert python_indentation_error_lines("def f():\n    x = 1\n        y = 2\n") == [3]
