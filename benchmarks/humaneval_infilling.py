@@ -256,6 +256,17 @@ async def generate(strategy: str, tasks: list[dict], args, tag: str) -> tuple[li
         "completion": {"strategy": strategy, "maxTokens": args.max_tokens, "timeoutMs": args.timeout_ms},
         "logLevel": "debug",
     }
+    for item in args.setting:  # --setting completion.fimOrder=spm (dotted key, JSON or plain value)
+        key, _, value = item.partition("=")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        *path, last = key.split(".")
+        node = settings
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = parsed
     results: list[TaskResult] = []
     async with session_cls(model=args.model, settings=settings) as session:
         await asyncio.wait_for(session.model_settled.wait(), 600)
@@ -361,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="line-start: document prompt+suffix (default); blank-line: prompt+'\\n'+suffix, the cursor on an empty line")
     parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
     parser.add_argument("--json", type=Path, help="write per-task results here")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", help="extra server setting for every strategy, e.g. completion.fimOrder=spm (repeatable)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each completion to stderr")
     args = parser.parse_args(argv)
 

@@ -189,6 +189,7 @@ def _prompt(
         files=files,
         current_path=display_path(doc.uri, root_uri),
         repo=profile.repo,
+        order=settings.fim_order,
     )
 
 

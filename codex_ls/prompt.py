@@ -29,8 +29,16 @@ class FimTemplate:
     suffix: str = "<|fim_suffix|>"
     middle: str = "<|fim_middle|>"
 
-    def render(self, prefix: str, suffix: str) -> str:
-        """The prompt string for one hole (PSM order)."""
+    def render(self, prefix: str, suffix: str, order: str = "psm") -> str:
+        """The prompt string for one hole.
+
+        ``order="psm"`` (prefix, suffix, middle) is Qwen2.5-Coder's training format;
+        ``"spm"`` puts the suffix first (``<|fim_suffix|>S<|fim_prefix|>P<|fim_middle|>``),
+        so that typing, which changes only the end of the prefix, leaves the rest of
+        the prompt in the KV cache.
+        """
+        if order == "spm":
+            return f"{self.suffix}{suffix}{self.prefix}{prefix}{self.middle}"
         return f"{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
 
 
@@ -176,6 +184,7 @@ def build_prompt(
     current_path: str = "",
     repo: RepoFormat | None = None,
     repo_name: str = "",
+    order: str = "psm",
 ) -> FimPrompt:
     """A FIM prompt that spends its budget on the nearest code first, plus context.
 
@@ -193,6 +202,7 @@ def build_prompt(
             in the repository format (``repo`` required); skipped without one.
         current_path: the current file's path, after the other files.
         repo_name: the repository name after ``repo.repo_name``.
+        order: ``"psm"`` or ``"spm"`` (see :meth:`FimTemplate.render`).
 
     Layout with files (Qwen2.5-Coder repository-level FIM, arXiv:2409.12186)::
 
@@ -219,4 +229,4 @@ def build_prompt(
             kept_prefix = pinned_text + kept_prefix
             context += pinned_used
     kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
-    return FimPrompt(head + template.render(kept_prefix, kept_suffix), kept_prefix, kept_suffix, p_used, s_used, context)
+    return FimPrompt(head + template.render(kept_prefix, kept_suffix, order), kept_prefix, kept_suffix, p_used, s_used, context)

@@ -58,3 +58,9 @@ def test_cut_prefix_starts_on_a_chunk_boundary_and_stays_there_while_the_cursor_
     # chunk_lines=1 keeps as much as fits
     kept, used = clip_prefix("".join(lines[:100]) + "    ", budget, count_chars, chunk_lines=1)
     assert budget - len(lines[99]) < used <= budget
+
+
+def test_spm_order_puts_the_suffix_first():
+    t = FimTemplate()
+    assert t.render("P", "S", "spm") == "<|fim_suffix|>S<|fim_prefix|>P<|fim_middle|>"
+    assert t.render("P", "S") == "<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>"
