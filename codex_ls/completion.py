@@ -326,8 +326,8 @@ def complete(
         raw = _reindent(raw, ctx, indent)
         final = postprocess(raw, ctx, insertion_checker(doc, offset))
     log.debug(
-        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars",
+        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d",
         doc.uri, ctx.mode, result.prompt_tokens, result.prompt_tokens_evaluated, result.generated_tokens,
-        result.elapsed_ms, result.finish_reason, len(final),
+        result.elapsed_ms, result.finish_reason, len(final), doc.version, offset,
     )
     return CompletionOutcome(final, offset, ctx, prompt, result)

@@ -69,7 +69,7 @@ def _split_keepends(text: str) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
-PREFIX_CHUNK_LINES = 16
+PREFIX_CHUNK_LINES = 32
 """When the prefix is cut, it starts on a line number that is a multiple of this."""
 
 

@@ -70,12 +70,18 @@ def after_block_ending_statement(tree: tree_sitter.Tree, byte: int, source: byte
                 break
             continue
         if anc.type in BLOCK_ENDING_TYPES:
-            if anc.type in VALUE_STATEMENT_TYPES and anc.named_child_count == 0:
-                return False  # a bare `return`/`raise`/`throw`: the user wants the value next
+            if anc.type in VALUE_STATEMENT_TYPES and (anc.named_child_count == 0 or _ends_in_identifier(tree, end)):
+                return False  # a bare `return`, or `raise V|` with a word being typed: the value goes on
             return not anc.has_error
         if anc.type == "expression_statement":  # Go/Rust/JS statements are wrapped differently
             continue
     return False
+
+
+def _ends_in_identifier(tree: tree_sitter.Tree, end: int) -> bool:
+    """Whether the code before UTF-8 offset ``end`` ends with a name (which the user may still be typing)."""
+    node = tree.root_node.descendant_for_byte_range(end - 1, end - 1)
+    return node is not None and node.end_byte == end and node.type.endswith("identifier")
 
 
 def should_complete(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> bool:

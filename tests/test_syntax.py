@@ -39,6 +39,7 @@ def test_nothing_to_complete(language, source):
         ("python", "def f(x):\n    ‸\n"),
         ("python", "def f(x):\n    return ‸\n"),
         ("python", "def f(x):\n    return‸\n"),  # a bare return: the value comes next
+        ("python", "def f(x):\n    raise V‸\n"),  # a word being typed
         ("javascript", "function f() {\n  return‸\n}\n"),
         ("python", 'name = "a"‸\n'),
         ("python", 'msg = f"{na‸}"\n'),

@@ -203,10 +203,24 @@ class LlamaCppEngine:
         cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
         # llama-cpp-python re-evaluates at least the last token.
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
-        stream = TextStream(stop, request.should_stop, max_tokens, cancel, request.deadline_s)
         eog = self._is_eog
         try:
             with _stdout_to_stderr():
+                prefill_start = time.monotonic()
+                stopped = self._prefill(tokens, cached, cancel)
+                # The time budget is for generating (like llama.vim's t_max_predict_ms): a long prompt
+                # evaluated once stays in the KV cache, so it is not cut, only cancelled.
+                deadline = None if request.deadline_s is None else request.deadline_s + (time.monotonic() - prefill_start)
+                stream = TextStream(stop, request.should_stop, max_tokens, cancel, deadline)
+                if stopped is not None:
+                    return GenerationResult(
+                        text="",
+                        finish_reason=stopped,
+                        prompt_tokens=len(tokens),
+                        prompt_tokens_evaluated=llm.n_tokens - min(cached, llm.n_tokens),
+                        generated_tokens=0,
+                        elapsed_ms=(time.perf_counter() - start) * 1000.0,
+                    )
                 gen = llm.generate(
                     tokens,
                     top_k=1 if request.temperature <= 0 else 40,
@@ -237,6 +251,25 @@ class LlamaCppEngine:
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
         )
 
+    def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None) -> str | None:
+        """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``
+        between chunks (llama-cpp-python's ``generate`` cannot be stopped while it evaluates a
+        prompt). ``generate`` then finds all but the last token in the KV cache.
+
+        Returns ``"cancelled"`` when stopped (the KV cache keeps what was evaluated, so the next
+        request starts from there), else ``None``.
+        """
+        llm = self._llm
+        end = len(tokens) - 1
+        if cached >= end:
+            return None
+        llm.n_tokens = cached  # eval() drops the KV cache after n_tokens
+        for i in range(cached, end, PREFILL_CHUNK):
+            if cancel is not None and cancel.cancelled:
+                return "cancelled"
+            llm.eval(tokens[i : min(end, i + PREFILL_CHUNK)])
+        return None
+
     def _is_eog(self, token: int) -> bool:
         import llama_cpp
 
@@ -248,6 +281,10 @@ class LlamaCppEngine:
         if llm is not None:
             with contextlib.suppress(Exception):
                 llm.close()
+
+
+PREFILL_CHUNK = 64
+"""Prompt tokens evaluated between two checks of cancellation and the time budget."""
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -19,6 +19,7 @@ from lsprotocol import types
 
 from codex_ls.completion import CompletionOutcome, complete, other_documents
 from codex_ls.engines.base import EngineError
+from codex_ls.syntax import should_complete
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         pos = types.Position(line=line, character=character)
         return Suggestion(rest, types.Range(start=pos, end=pos), None)
     typing = ls.typing.is_typing(uri, position.line, offset)
+    if settings.completion.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
+        # decided here, not on the engine thread, so the answer does not wait behind model work
+        ls.requests.end(uri, ls.requests.begin(uri))
+        log.debug("completion %s v=%s at=%d:%d nothing to complete here", uri, doc.version, position.line, position.character)
+        return None
     engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
     if engine is None:
         return None
