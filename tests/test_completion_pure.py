@@ -1,0 +1,27 @@
+"""Pure pieces of the completion pipeline: the forced indentation and re-indenting a block."""
+
+from codex_ls.completion import _forced_start, _reindent, _top_level_window
+from codex_ls.stops import analyze_cursor
+
+
+def test_forced_start_leaves_the_last_space_to_the_model():
+    ctx = analyze_cursor("def f(x):\n    for i in x:\n", "        y(i)\n")
+    assert _forced_start(ctx, "        ") == "       "  # 7 spaces: the model writes " y" itself
+    assert _forced_start(ctx, "\t\t") == "\t\t"
+    assert _forced_start(ctx, None) == ""
+    typed = analyze_cursor("def f(x):\n    for i in x:\n        ", "\n")
+    assert _forced_start(typed, "        ") == ""  # the user already indented
+
+
+def test_reindent_shifts_the_whole_block_to_the_required_indentation():
+    ctx = analyze_cursor("def f(x):\n    for i in x:\n", "        y(i)\n")
+    assert _reindent("    if i:\n        z(i)\n", ctx, "        ") == "        if i:\n            z(i)\n"
+    assert _reindent("        ok(i)\n", ctx, "        ") == "        ok(i)\n"  # already right
+    # a shift that would take more whitespace than a line has is not made
+    assert _reindent("            a\n  b\n", ctx, "        ") == "            a\n  b\n"
+
+
+def test_top_level_window_is_the_statement_around_the_cursor():
+    text = "import os\n\ndef f():\n    x = 1\n    return x\n\ndef g():\n    pass\n"
+    start, end = _top_level_window(text, text.index("return"))
+    assert text[start:end] == "def f():\n    x = 1\n    return x\n\n"
