@@ -126,3 +126,21 @@ class _Counter:
 
     def count_tokens(self, text: str) -> int:
         return count(text)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "language, uri, source, imports, names",
+    [
+        ("javascript", "file:///w/a.js", "import fs from 'fs';\n\nfunction load(p) {\n  return fs.readFileSync(p);\n}\nexport class Box {}\nconst LIMIT = 3;\n", 1, ["load", "Box", "LIMIT"]),
+        ("typescript", "file:///w/a.ts", "import { x } from './x';\n\nexport interface Point { x: number; y: number }\nexport function norm(p: Point): number {\n  return Math.hypot(p.x, p.y);\n}\n", 1, ["Point", "norm"]),
+        ("go", "file:///w/a.go", "package geo\n\nimport \"math\"\n\ntype Point struct{ X, Y float64 }\n\nfunc (p Point) Norm() float64 {\n\treturn math.Hypot(p.X, p.Y)\n}\n\nfunc Origin() Point { return Point{} }\n", 2, ["Point", "Norm", "Origin"]),
+        ("rust", "file:///w/a.rs", "use std::fmt;\n\npub struct Point { x: f64 }\n\npub fn norm(p: &Point) -> f64 {\n    p.x.abs()\n}\n", 1, ["Point", "norm"]),
+    ],
+)
+def test_queries_for_every_language(language, uri, source, imports, names):
+    doc = Document(uri, source, 0, language)
+    assert len(import_lines(language, doc.tree, doc.source)) == imports
+    assert [name for name, _line, _summary in definitions(language, doc.tree, doc.source)] == names

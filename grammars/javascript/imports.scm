@@ -1,0 +1,2 @@
+; Top-level imports, kept in every prompt.
+(program (import_statement) @import)

@@ -1,0 +1,2 @@
+; Top-level use declarations, kept in every prompt.
+(source_file (use_declaration) @import)
