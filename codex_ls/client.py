@@ -52,9 +52,11 @@ class LspSession:
         server_cmd: the command that starts the server (default ``python -m codex_ls``).
         settings: ``initializationOptions`` (the ``codexLs`` settings), or ``None``.
         on_progress: ``(message, percentage)`` callback for ``$/progress``.
+        capabilities: the client capabilities sent in ``initialize`` (default: :data:`CLIENT_CAPABILITIES`).
     """
 
-    def __init__(self, *, model: str | None = None, server_cmd: list[str] | None = None, settings: dict | None = None, on_progress=None, root: Path | None = None):
+    def __init__(self, *, model: str | None = None, server_cmd: list[str] | None = None, settings: dict | None = None, on_progress=None, root: Path | None = None, capabilities: types.ClientCapabilities | None = None):
+        self.capabilities = capabilities or CLIENT_CAPABILITIES
         cmd = list(server_cmd or [sys.executable, "-m", "codex_ls"])
         if model:
             cmd += ["--model", model]
@@ -99,7 +101,7 @@ class LspSession:
             self._drain = asyncio.create_task(_drain(server.stderr))
         await self.client.initialize_async(
             types.InitializeParams(
-                capabilities=CLIENT_CAPABILITIES,
+                capabilities=self.capabilities,
                 process_id=os.getpid(),
                 root_uri=self.root.resolve().as_uri() if self.root else None,
                 client_info=types.ClientInfo(name="codex-ls client"),

@@ -1,0 +1,75 @@
+"""Code actions end to end with the real default model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M).
+
+Each action in each of Python, JavaScript, Go and Rust, resolved over stdio as VS Code would:
+the edit must come back, parse with no more tree-sitter errors than before, and land in the
+right place (the text around the replaced range is unchanged). The time budget is large: this
+checks what is written, not how fast (see benchmarks/nl2code.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from codex_ls.actions import TextEdit, apply_edits
+from codex_ls.documents import Document
+from conftest import server_command
+
+pytestmark = pytest.mark.real_model
+
+ENV = {k: v for k, v in os.environ.items() if k not in ("CODEX_LS_MODEL", "CODEX_LS_CACHE_DIR")} | {"HF_HUB_OFFLINE": "1"}
+
+# (file name, text, (line, character) of the request, selection end or None, action kind suffix, lines kept above, lines kept below)
+CASES = {
+    "python-implement": ("a.py", 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n    pass\n', (0, 5), None, "implementFunction", 2, 0),
+    "python-generate": ("b.py", 'def main():\n    names = ["b", "a"]\n    # sort the names alphabetically and print each one\n    \n', (3, 4), None, "generateFromComment", 3, 0),
+    "python-edit": ("c.py", "def total(prices):\n    # use the built-in sum function\n    t = 0\n    for p in prices:\n        t += p\n    return t\n", (2, 0), (4, 14), "editSelection", 2, 1),
+    "javascript-implement": ("a.js", "// Return the sum of a and b.\nfunction add(a, b) {\n  // TODO\n}\n", (1, 10), None, "implementFunction", 2, 1),
+    "javascript-generate": ("b.js", "function main() {\n  const names = ['b', 'a'];\n  // sort the names alphabetically and log each one\n}\n", (2, 6), None, "generateFromComment", 3, 1),
+    "javascript-edit": ("c.js", "function total(prices) {\n  // use reduce to add the prices\n  let t = 0;\n  for (const p of prices) t += p;\n  return t;\n}\n", (2, 0), (3, 33), "editSelection", 2, 2),
+    "go-implement": ("a.go", "package main\n\n// Add returns the sum of a and b.\nfunc Add(a int, b int) int {\n\tpanic(\"not implemented\")\n}\n", (3, 6), None, "implementFunction", 4, 1),
+    "go-generate": ("b.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tnames := []string{\"b\", \"a\"}\n\t// print each name on its own line\n}\n", (6, 6), None, "generateFromComment", 7, 1),
+    "go-edit": ("c.go", "package main\n\nfunc Total(prices []int) int {\n\t// return early when prices is empty\n\tt := 0\n\tfor _, p := range prices {\n\t\tt += p\n\t}\n\treturn t\n}\n", (4, 0), (4, 7), "editSelection", 4, 5),
+    "rust-implement": ("a.rs", "/// Returns the sum of a and b.\nfn add(a: i32, b: i32) -> i32 {\n    todo!()\n}\n", (1, 4), None, "implementFunction", 2, 1),
+    "rust-generate": ("b.rs", "fn main() {\n    let names = vec![\"b\", \"a\"];\n    // print each name on its own line\n}\n", (2, 8), None, "generateFromComment", 3, 1),
+    "rust-edit": ("c.rs", "fn total(prices: &[i32]) -> i32 {\n    // use an iterator and sum\n    let mut t = 0;\n    for p in prices { t += p; }\n    t\n}\n", (2, 0), (3, 31), "editSelection", 2, 2),
+}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=ENV))
+async def client(lsp_client: LanguageClient):
+    lsp_client.init_result = await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=client_capabilities("visual-studio-code"), initialization_options={"codeActions": {"maxTokens": 200, "timeoutMs": 900000}})
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_real_model_action_edit_parses_and_lands_in_place(client: LanguageClient, case: str):
+    name, text, (line, character), sel_end, kind, kept_above, kept_below = CASES[case]
+    language = {"py": "python", "js": "javascript", "go": "go", "rs": "rust"}[name.rsplit(".", 1)[1]]
+    uri = f"file:///tmp/real-ca/{case}/{name}"
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)))
+    start = types.Position(line=line, character=character)
+    end = types.Position(line=sel_end[0], character=sel_end[1]) if sel_end else start
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(start=start, end=end), context=types.CodeActionContext(diagnostics=[]))
+    )
+    chosen = [a for a in actions or [] if isinstance(a, types.CodeAction) and a.kind.endswith(kind)]
+    assert len(chosen) == 1, [a.title for a in actions or []]
+    resolved = await client.code_action_resolve_async(chosen[0])
+    assert resolved.edit is not None, [m.message for m in client.messages]
+    edits = [e for change in resolved.edit.document_changes for e in change.edits]
+    doc = Document(uri, text, 1, language)
+    after = apply_edits(text, [TextEdit(doc.offset_at(e.range.start.line, e.range.start.character), doc.offset_at(e.range.end.line, e.range.end.character), e.new_text) for e in edits])
+    assert Document(uri, after, 2, language).error_count() <= doc.error_count() == 0, after
+    lines, new_lines = text.split("\n"), after.split("\n")
+    assert new_lines[:kept_above] == lines[:kept_above], after  # the signature / comment above is untouched
+    if kept_below:
+        assert new_lines[-kept_below - 1 :] == lines[-kept_below - 1 :], after  # and so is the code below
+    assert after != text and len(new_lines) >= kept_above + kept_below + 1
