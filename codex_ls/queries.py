@@ -36,14 +36,30 @@ def grammars_root() -> Path | None:
     return src if src.is_dir() else None
 
 
+_INHERITS = "; inherits:"
+
+
 @functools.lru_cache(maxsize=None)
 def query_text(language: str, name: str) -> str | None:
-    """Text of ``grammars/<language>/<name>.scm``, or ``None`` when the file does not exist."""
+    """Text of ``grammars/<language>/<name>.scm``, or ``None`` when the file does not exist.
+
+    A first line ``; inherits: a, b`` (the nvim-treesitter convention) puts the
+    texts of ``grammars/a/<name>.scm`` and ``grammars/b/<name>.scm`` (which may
+    inherit in turn) before the file's own patterns; ``a`` may be a shared folder
+    such as ``ecma`` that is no language of its own.
+    """
     root = grammars_root()
     if root is None:
         return None
     path = root / language / f"{name}.scm"
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    first = text.split("\n", 1)[0]
+    if not first.startswith(_INHERITS):
+        return text
+    parents = [p.strip() for p in first[len(_INHERITS):].split(",") if p.strip()]
+    return "".join((query_text(parent, name) or "") + "\n" for parent in parents) + text
 
 
 @functools.lru_cache(maxsize=None)

@@ -144,3 +144,14 @@ def test_queries_for_every_language(language, uri, source, imports, names):
     doc = Document(uri, source, 0, language)
     assert len(import_lines(language, doc.tree, doc.source)) == imports
     assert [name for name, _line, _summary in definitions(language, doc.tree, doc.source)] == names
+
+
+def test_query_files_inherit_their_parents_patterns():
+    from codex_ls.queries import load_query, query_text
+
+    assert query_text("tsx", "definitions").count("function_declaration") == query_text("javascript", "definitions").count("function_declaration")
+    assert "interface_declaration" in query_text("tsx", "definitions")
+    for language in ("javascript", "typescript", "tsx"):
+        text = query_text(language, "code_actions")
+        assert "method_definition" in text and "@class.name" in text
+        assert load_query(language, "code_actions") is not None  # compiles against its own grammar

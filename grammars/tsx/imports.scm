@@ -1,2 +1,1 @@
-; Top-level imports, kept in every prompt.
-(program (import_statement) @import)
+; inherits: typescript
