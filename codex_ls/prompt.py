@@ -69,6 +69,18 @@ def _split_keepends(text: str) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
+def _take(lines, budget: int, count_tokens: Callable[[str], int], used: int = 0) -> tuple[list[str], int]:
+    """The leading ``lines`` whose token costs, added to ``used``, stay within ``budget``; and the new total."""
+    kept: list[str] = []
+    for line in lines:
+        cost = count_tokens(line)
+        if used + cost > budget:
+            break
+        kept.append(line)
+        used += cost
+    return kept, used
+
+
 PREFIX_CHUNK_LINES = 32
 """When the prefix is cut, it starts on a line number that is a multiple of this."""
 
@@ -88,14 +100,9 @@ def clip_prefix(prefix: str, budget: int, count_tokens: Callable[[str], int], ch
     used = count_tokens(current) if current else 0
     if not sep:
         return current, used
-    kept: list[str] = [current]
     lines = _split_keepends(head + sep)
-    for line in reversed(lines):
-        cost = count_tokens(line)
-        if used + cost > budget:
-            break
-        kept.append(line)
-        used += cost
+    above, used = _take(reversed(lines), budget, count_tokens, used)
+    kept = [current, *above]
     first = len(lines) - (len(kept) - 1)  # index of the first kept line of the file
     if first > 0 and chunk_lines > 1:
         # Start on a line number that is a multiple of chunk_lines, so that the start (and the
@@ -116,39 +123,8 @@ def clip_suffix(suffix: str, budget: int, count_tokens: Callable[[str], int]) ->
     lines = _split_keepends(suffix)
     if not lines:
         return "", 0
-    kept = [lines[0]]
-    used = count_tokens(lines[0])
-    for line in lines[1:]:
-        cost = count_tokens(line)
-        if used + cost > budget:
-            break
-        kept.append(line)
-        used += cost
-    return "".join(kept), used
-
-
-def build_fim_prompt(
-    prefix: str,
-    suffix: str,
-    template: FimTemplate,
-    count_tokens: Callable[[str], int],
-    *,
-    prefix_tokens: int = 1024,
-    suffix_tokens: int = 256,
-) -> FimPrompt:
-    """Render a FIM prompt for the hole between ``prefix`` and ``suffix``.
-
-    Args:
-        prefix: document text before the cursor.
-        suffix: document text after the cursor.
-        template: the model's FIM strings.
-        count_tokens: the model's token counter (tokens per string).
-        prefix_tokens / suffix_tokens: budgets in tokens; text is dropped at
-            line boundaries, farthest from the cursor first.
-    """
-    kept_prefix, p_used = clip_prefix(prefix, prefix_tokens, count_tokens)
-    kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
-    return FimPrompt(template.render(kept_prefix, kept_suffix), kept_prefix, kept_suffix, p_used, s_used)
+    below, used = _take(lines[1:], budget, count_tokens, count_tokens(lines[0]))
+    return lines[0] + "".join(below), used
 
 
 @dataclass(frozen=True)
@@ -161,13 +137,7 @@ class RepoFormat:
 
 def _clip_pinned(pinned: list[tuple[int, str]], budget: int, count_tokens: Callable[[str], int]) -> tuple[str, int]:
     """The pinned lines (in order) that fit ``budget`` tokens, joined as lines."""
-    kept, used = [], 0
-    for _line, text in pinned:
-        cost = count_tokens(text + "\n")
-        if used + cost > budget:
-            break
-        kept.append(text + "\n")
-        used += cost
+    kept, used = _take((text + "\n" for _line, text in pinned), budget, count_tokens)
     return "".join(kept), used
 
 
@@ -190,8 +160,10 @@ def build_prompt(
 
     Args:
         prefix / suffix: the document text before / after the cursor.
-        template / count_tokens / prefix_tokens / suffix_tokens: as for
-            :func:`build_fim_prompt` (budgets in tokens).
+        template: the model's FIM strings.
+        count_tokens: the model's token counter (tokens per string).
+        prefix_tokens / suffix_tokens: budgets in tokens; text is dropped at
+            line boundaries, farthest from the cursor first (see :func:`clip_prefix`).
         pinned: ``(line, text)`` lines of the document (0-based line numbers, in
             order) that the prompt keeps even when the prefix budget cuts the
             top of the file: the imports, then the headers of the enclosing
@@ -208,7 +180,7 @@ def build_prompt(
 
         <|repo_name|>name\n<|file_sep|>a.py\n...<|file_sep|>cur.py\n<|fim_prefix|>...
 
-    Without ``files`` and ``pinned`` this is :func:`build_fim_prompt`.
+    Without ``files`` and ``pinned`` this is the plain FIM prompt of the clipped prefix and suffix.
     """
     head = ""
     context = 0

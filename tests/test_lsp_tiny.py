@@ -19,7 +19,7 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from conftest import SLOW_MODEL, TINY_MODEL, server_command, server_env
+from conftest import TINY_MODEL, server_command, server_env
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 

@@ -1,6 +1,6 @@
 """FIM prompt building and the token budget (pure)."""
 
-from codex_ls.prompt import FimTemplate, build_fim_prompt, clip_prefix, clip_suffix
+from codex_ls.prompt import FimTemplate, build_prompt, clip_prefix, clip_suffix
 
 
 def count_chars(text: str) -> int:
@@ -36,7 +36,7 @@ def test_suffix_kept_in_whole_lines():
 def test_whole_prompt_under_budget():
     prefix = "".join(f"x{i} = {i}\n" for i in range(100)) + "def f():\n    "
     suffix = "".join(f"y{i} = {i}\n" for i in range(100))
-    p = build_fim_prompt(prefix, suffix, FimTemplate(), count_chars, prefix_tokens=60, suffix_tokens=30)
+    p = build_prompt(prefix, suffix, FimTemplate(), count_chars, prefix_tokens=60, suffix_tokens=30)
     assert p.prefix_tokens <= 60 and p.suffix_tokens <= 30
     assert p.prefix.endswith("def f():\n    ") and prefix.endswith(p.prefix)
     assert suffix.startswith(p.suffix)

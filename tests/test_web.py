@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a closed network, as root, without a GPU (see the machine notes).

@@ -159,17 +159,7 @@ class CTransformersEngine:
                 gen.close()
             except Exception as exc:
                 raise GenerationError(f"generation failed: {exc}") from exc
-        finish = stream.end("length")
-        if finish == "length" and len(tokens) + stream.generated >= self.context_length:
-            finish = "context"
-        return GenerationResult(
-            text=stream.text,
-            finish_reason=finish,  # type: ignore[arg-type]
-            prompt_tokens=len(tokens),
-            prompt_tokens_evaluated=len(tokens),
-            generated_tokens=stream.generated,
-            elapsed_ms=(time.perf_counter() - start) * 1000.0,
-        )
+        return stream.result(len(tokens), len(tokens), start, self.context_length)
 
     def close(self) -> None:
         """Free the model."""

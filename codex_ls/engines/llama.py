@@ -239,17 +239,7 @@ class LlamaCppEngine:
                 gen.close()
         except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
             raise GenerationError(f"generation failed: {exc}") from exc
-        finish = stream.end("length")  # the generator ran dry: the context is full
-        if finish == "length" and len(tokens) + stream.generated >= self.context_length:
-            finish = "context"
-        return GenerationResult(
-            text=stream.text,
-            finish_reason=finish,  # type: ignore[arg-type]
-            prompt_tokens=len(tokens),
-            prompt_tokens_evaluated=evaluated,
-            generated_tokens=stream.generated,
-            elapsed_ms=(time.perf_counter() - start) * 1000.0,
-        )
+        return stream.result(len(tokens), evaluated, start, self.context_length)  # ran dry: the context is full
 
     def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None) -> str | None:
         """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``

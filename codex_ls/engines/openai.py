@@ -428,14 +428,8 @@ class OpenAIEngine:
             stream.end("length" if server_finish == "length" else "stop")
         if not self._announced:  # pragma: no cover - the probe announces first
             self._announced = True
-        return GenerationResult(
-            text=stream.text,
-            finish_reason=stream.finish,  # type: ignore[arg-type]
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            prompt_tokens_evaluated=int(usage.get("prompt_tokens") or 0),
-            generated_tokens=stream.generated,
-            elapsed_ms=(time.perf_counter() - start) * 1000.0,
-        )
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        return stream.result(prompt_tokens, prompt_tokens, start)
 
     def _check_status(self, response, path: str) -> None:
         if response.status_code == 200:

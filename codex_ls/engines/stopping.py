@@ -106,6 +106,28 @@ class TextStream:
         return self.finish
 
 
+    def result(self, prompt_tokens: int, evaluated: int, started: float, context_length: int | None = None):
+        """The :class:`~codex_ls.engines.base.GenerationResult` of this stream.
+
+        ``started`` is the ``time.perf_counter()`` of the call's start. A stream that ran
+        dry (finish ``"length"``) with ``prompt_tokens`` plus the generated tokens filling
+        ``context_length`` ended because the context is full (``"context"``).
+        """
+        from codex_ls.engines.base import GenerationResult
+
+        finish = self.end("length")
+        if finish == "length" and context_length is not None and prompt_tokens + self.generated >= context_length:
+            finish = "context"
+        return GenerationResult(
+            text=self.text,
+            finish_reason=finish,  # type: ignore[arg-type]
+            prompt_tokens=prompt_tokens,
+            prompt_tokens_evaluated=evaluated,
+            generated_tokens=self.generated,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+
 def _utf8_safe_len(data: bytes | bytearray) -> int:
     """Length of the longest prefix of ``data`` that does not end inside a UTF-8 sequence."""
     n = len(data)
