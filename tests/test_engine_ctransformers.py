@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("ctransformers", reason="the ctransformers extra is not installed")
+import ctransformers  # noqa: E402,F401  (test extra: a missing install must fail, not skip)
 
 from codex_ls.engines.base import CancelToken, ChatMessage, ChatRequest, GenerationRequest, ModelLoadError  # noqa: E402
 from codex_ls.model_manager import ModelChoice, create_engine  # noqa: E402

@@ -7,6 +7,7 @@ position arithmetic (UTF-16) must round-trip. Skipped when the data is absent.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,9 @@ he = importlib.util.module_from_spec(_spec)
 sys.modules.setdefault("humaneval_infilling", he)  # dataclasses look their module up
 _spec.loader.exec_module(he)
 
-needs_data = pytest.mark.skipif(not (he.DATA_DIR / he.FILES["single"]).is_file(), reason="HumanEval infilling data not present")
+_HAVE_DATA = (he.DATA_DIR / he.FILES["single"]).is_file()
+# ../shared/data is there on CI (.ci/run sets CODEX_LS_REQUIRE_ALL): missing there, the tests fail.
+needs_data = pytest.mark.skipif(not _HAVE_DATA and not os.environ.get("CODEX_LS_REQUIRE_ALL"), reason="HumanEval infilling data not present (../shared/data/humaneval-infilling)")
 
 
 def test_positions_count_utf16_units():
