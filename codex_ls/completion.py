@@ -194,9 +194,10 @@ def _prompt(
 
 
 def _definitions_of(doc: Document):
-    from codex_ls.context import definitions
+    """The document's own top-level definitions (cached per version, like the other documents')."""
+    from codex_ls.context import cached_definitions
 
-    return definitions(doc.language.name if doc.language else None, doc.tree, doc.source)
+    return cached_definitions(OtherDocument(doc.uri, doc.language.name if doc.language else None, doc.tree, doc.source, doc.version))
 
 
 def other_documents(docs: Iterable[Document], current_uri: str) -> list[OtherDocument]:

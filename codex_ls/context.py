@@ -167,7 +167,7 @@ _DEFINITIONS_CACHE: dict[tuple[str, int | None, int], list[tuple[str, int, str]]
 _CACHE_SIZE = 64
 
 
-def _cached_definitions(doc: "OtherDocument") -> list[tuple[str, int, str]]:
+def cached_definitions(doc: "OtherDocument") -> list[tuple[str, int, str]]:
     """:func:`definitions` of ``doc``, cached by (uri, version, size) when the version is known."""
     if doc.version is None:
         return definitions(doc.language, doc.tree, doc.source)
@@ -201,7 +201,7 @@ def related_snippets(
     skip = defined_here or set()
     for doc in sorted(others, key=lambda d: d.uri):
         path = display_path(doc.uri, root_uri)
-        for name, line, summary in _cached_definitions(doc):
+        for name, line, summary in cached_definitions(doc):
             if name not in used or name in skip:
                 continue
             cost = count_tokens(summary)
