@@ -155,9 +155,11 @@ def _prompt(
     settings: CompletionSettings,
     others: Sequence[OtherDocument],
     root_uri: str | None,
+    split: int | None = None,
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
-    enclosing scope headers, then the prefix and suffix under their budgets."""
+    enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
+    and the suffix (``text[offset:]``) under their budgets."""
     text = doc.text
     source = doc.source
     language = doc.language.name if doc.language else None
@@ -179,7 +181,7 @@ def _prompt(
             by_path.setdefault(snip.path, []).append(snip.text)
         files = [(path, "\n".join(texts)) for path, texts in by_path.items()]
     return build_prompt(
-        text[:offset],
+        text[: offset if split is None else split],
         text[offset:],
         profile.fim,
         engine.count_tokens,
@@ -229,16 +231,36 @@ def _forced_start(ctx: CursorContext, indent: str | None) -> str:
     return missing[:-1] if missing.endswith(" ") else missing
 
 
-def _shifted(rule: Callable[[str], int | None], forced: str) -> Callable[[str], int | None]:
-    """``rule`` applied to ``forced + generated``; the cut is returned relative to the generated text."""
+def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") -> Callable[[str], int | None]:
+    """``rule`` applied to the text after the cursor, for a generation whose prompt ended with
+    ``forced`` (that starts with ``typed``, the part of the cursor's line already in the
+    document); the cut is returned relative to the generated text."""
     if not forced:
         return rule
 
     def check(text: str) -> int | None:
-        cut = rule(forced + text)
-        return None if cut is None else max(0, cut - len(forced))
+        full = forced + text
+        if len(full) < len(typed):
+            return None
+        cut = rule(full[len(typed):])
+        return None if cut is None else max(0, cut + len(typed) - len(forced))
 
     return check
+
+
+def _middle_start(ctx: CursorContext, indent: str | None) -> str:
+    """What follows the FIM middle marker when the cursor's line goes there: the line up to
+    the cursor and the indentation Python's rules still require, less a last space.
+
+    The engine's token healing lets the model choose how the last word goes on (``pri`` ->
+    ``print``); a trailing space is left to the model as in :func:`_forced_start` (Qwen's
+    tokenizer attaches it to the next word), and a whitespace run is never healed.
+    """
+    missing = ""
+    if indent and indent.startswith(ctx.line_prefix) and len(indent) > len(ctx.line_prefix):
+        missing = indent[len(ctx.line_prefix):]
+    text = ctx.line_prefix + missing
+    return text[:-1] if text.endswith(" ") else text
 
 
 def _reindent(text: str, ctx: CursorContext, indent: str | None) -> str:
@@ -296,10 +318,14 @@ def complete(
     if settings.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
         log.debug("completion %s: nothing to complete here (string, comment or end of block)", doc.uri)
         return CompletionOutcome("", offset, ctx, None, None)
-    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri)
     baseline = settings.strategy != "syntax"
+    # The cursor's line goes after the FIM middle marker: the prompt is then the same for every
+    # keystroke on this line, and the KV cache holds all of it but the last few tokens.
+    in_middle = not baseline and settings.cursor_line_in_middle and getattr(engine, "heals_tokens", False)
+    typed = ctx.line_prefix if in_middle else ""
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
     indent = None if baseline else _indentation(doc, prefix, ctx)
-    forced = _forced_start(ctx, indent)
+    forced = _middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=LOOK_PAST_LINES)
     request = GenerationRequest(
@@ -307,8 +333,9 @@ def complete(
         max_tokens=max_tokens,
         stop=profile.stop + (("\n",) if settings.strategy == "first-line" else ()),
         temperature=settings.temperature,
-        should_stop=_shifted(rule, forced) if rule else None,
+        should_stop=_shifted(rule, forced, typed) if rule else None,
         deadline_s=time.monotonic() + settings.timeout_ms / 1000.0,
+        token_healing=in_middle,
     )
     result = engine.generate(request, cancel)
     if result.finish_reason == "cancelled":
@@ -316,8 +343,10 @@ def complete(
     elif baseline:
         # Baselines: the model's text as it is (whole lines above existing code end with a line break).
         final = result.text + ("\n" if ctx.insert_lines and not result.text.endswith("\n") else "") if result.text.strip() else ""
+    elif not (forced + result.text).startswith(typed):
+        final = ""  # cannot happen with token healing: the text goes on from the prompt as written
     else:
-        raw = forced + result.text
+        raw = (forced + result.text)[len(typed):]
         if result.finish_reason != "rule":  # ended by an end token or a limit: the rule's final cut
             cut = rule.decide(raw, finished=True)
             if cut < len(raw):

@@ -46,6 +46,7 @@ class ModelChoice:
     family: str | None = None
     engine: EngineSettings = EngineSettings()
     kv_cache_reuse: bool = True
+    prompt_lookup: int = 0
 
 
 def choose_model(
@@ -78,7 +79,7 @@ def choose_model(
     overrides = {k: v for k, v in (cli_engine or {}).items() if v is not None}
     if overrides:
         engine = dataclasses.replace(engine, **overrides)
-    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse)
+    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse, settings.prompt_lookup_tokens)
 
 
 def default_profile() -> ModelProfile:
@@ -399,7 +400,7 @@ def create_engine(path, choice: ModelChoice) -> Engine:
         return CTransformersEngine(path, model_type=choice.engine.model_type, context_length=choice.context_length, threads=choice.threads)
     from codex_ls.engines.llama import LlamaCppEngine
 
-    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse)
+    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse, prompt_lookup=choice.prompt_lookup)
 
 
 def _local_tokenizer(choice: ModelChoice):

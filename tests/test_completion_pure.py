@@ -1,6 +1,6 @@
 """Pure pieces of the completion pipeline: the forced indentation and re-indenting a block."""
 
-from codex_ls.completion import _forced_start, _reindent, _top_level_window
+from codex_ls.completion import _forced_start, _middle_start, _reindent, _shifted, _top_level_window
 from codex_ls.stops import analyze_cursor
 
 
@@ -11,6 +11,33 @@ def test_forced_start_leaves_the_last_space_to_the_model():
     assert _forced_start(ctx, None) == ""
     typed = analyze_cursor("def f(x):\n    for i in x:\n        ", "\n")
     assert _forced_start(typed, "        ") == ""  # the user already indented
+
+
+def test_middle_start_is_the_typed_line_and_the_required_indentation():
+    ctx = analyze_cursor("def f(x):\n    for i in x:\n", "        y(i)\n")
+    assert _middle_start(ctx, "        ") == "       "  # less the last space, as in _forced_start
+    partial = analyze_cursor("def f(x):\n    for i in x:\n        pri", "\n")
+    assert _middle_start(partial, "        ") == "        pri"
+    assert _middle_start(partial, None) == "        pri"
+    after_word = analyze_cursor("def f(x):\n    for i in ", "\n")
+    assert _middle_start(after_word, None) == "    for i in"  # the model writes " x" itself
+
+
+def test_shifted_rule_sees_only_the_text_after_the_cursor():
+    seen = []
+
+    def rule(text):
+        seen.append(text)
+        return text.find("\n") if "\n" in text else None
+
+    # prompt ended with "    pri" (typed) and the model wrote "nt(x)\nmore"
+    check = _shifted(rule, "    pri", "    pri")
+    assert check("nt(x)\nmore") == len("nt(x)")
+    assert seen[-1] == "nt(x)\nmore"
+    # the typed text plus forced indentation: the cut is relative to the generated text
+    check = _shifted(rule, "    for a in", "    fo")
+    assert check(" b:\n") == len(" b:")
+    assert seen[-1] == "r a in b:\n"
 
 
 def test_reindent_shifts_the_whole_block_to_the_required_indentation():

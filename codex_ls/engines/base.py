@@ -56,6 +56,14 @@ class GenerationRequest:
             into that text, in code points) to stop and keep ``text[:cut]``.
         deadline_s: absolute ``time.monotonic()`` time after which generation
             stops with finish reason ``"time"``; ``None`` for no limit.
+        token_healing: take the prompt's last token off and let the model
+            choose a token that starts with its text, so that it can tokenize
+            across the boundary (``"    pri"`` may go on as ``"print"``, where
+            the prompt's own ``"pri"`` token would make it write a new word).
+            The returned text still continues the prompt as written. Token
+            healing after guidance (Microsoft, 2023). A last token that is a
+            control token or only whitespace is kept. Engines whose
+            ``heals_tokens`` is false ignore it.
     """
 
     prompt: str
@@ -64,6 +72,7 @@ class GenerationRequest:
     temperature: float = 0.0
     should_stop: Callable[[str], int | None] | None = None
     deadline_s: float | None = None
+    token_healing: bool = False
 
 
 Role = Literal["system", "user", "assistant"]
@@ -172,10 +181,18 @@ class CancelToken:
 
 
 class Engine(Protocol):
-    """What the server needs from an inference backend."""
+    """What the server needs from an inference backend.
+
+    Attributes:
+        name: the engine's settings name (``llama-cpp``, ``openai``, ``ctransformers``).
+        context_length: the context size in tokens.
+        heals_tokens: whether :meth:`generate` honours
+            ``GenerationRequest.token_healing``.
+    """
 
     name: str
     context_length: int
+    heals_tokens: bool
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` (special tokens in it parsed as specials, no BOS)."""

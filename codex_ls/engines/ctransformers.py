@@ -61,6 +61,7 @@ class CTransformersEngine:
     """
 
     name = "ctransformers"
+    heals_tokens = False
 
     def __init__(self, model_path: str | Path, *, model_type: str | None = None, context_length: int = 2048, threads: int | None = None):
         path = Path(model_path)

@@ -71,12 +71,19 @@ class LlamaCppEngine:
         kv_cache_reuse: keep the KV cache between calls and evaluate only the
             tokens after the longest common prefix with the previous prompt;
             ``False`` empties it before every call (a baseline for benchmarks).
+        prompt_lookup: draft tokens per step of prompt-lookup decoding in greedy
+            generation (see :meth:`_greedy`); 0 turns it off.
+
+    Attributes:
+        draft_tokens / accepted_tokens: prompt-lookup draft tokens evaluated and
+            kept since the engine was made (their ratio is the acceptance rate).
 
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.
     """
 
     name = "llama-cpp"
+    heals_tokens = True
 
     def __init__(
         self,
@@ -86,6 +93,7 @@ class LlamaCppEngine:
         threads: int | None = None,
         batch_size: int = 256,
         kv_cache_reuse: bool = True,
+        prompt_lookup: int = 0,
     ):
         path = Path(model_path)
         if not path.is_file():
@@ -111,11 +119,15 @@ class LlamaCppEngine:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}. The file may be corrupt or not a GGUF model.") from exc
         self.model_path = path
         self.kv_cache_reuse = kv_cache_reuse
+        self.prompt_lookup = max(0, prompt_lookup)
+        self.draft_tokens = 0
+        self.accepted_tokens = 0
         self.context_length = self._llm.n_ctx()
         self._lock = threading.Lock()
         self._eos = {self._llm.token_eos()}
         self._cached_count = lru_cache(maxsize=4096)(self._count)
         self._info: ModelInfo | None = None
+        self._pieces: PieceIndex | None = None
 
     # -- tokens ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -201,9 +213,20 @@ class LlamaCppEngine:
         if not self.kv_cache_reuse:
             llm.reset()
         cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
-        # llama-cpp-python re-evaluates at least the last token.
+        # The last prompt token is always evaluated again (its logits are not kept).
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
-        eog = self._is_eog
+        heal = b""
+        if getattr(request, "token_healing", False) and len(tokens) > 1:
+            heal = self._piece_index().pieces[tokens[-1]]
+            if not heal.strip():
+                # A control token (the FIM middle marker) is never healed, nor is a run of
+                # whitespace: the model could extend it without end (a longer indentation).
+                heal = b""
+            else:
+                tokens = tokens[:-1]
+                cached = min(cached, len(tokens))
+                evaluated = len(tokens) - min(cached, len(tokens) - 1)
+        greedy = request.temperature <= 0
         try:
             with _stdout_to_stderr():
                 prefill_start = time.monotonic()
@@ -221,25 +244,130 @@ class LlamaCppEngine:
                         generated_tokens=0,
                         elapsed_ms=(time.perf_counter() - start) * 1000.0,
                     )
-                gen = llm.generate(
-                    tokens,
-                    top_k=1 if request.temperature <= 0 else 40,
-                    top_p=1.0 if request.temperature <= 0 else 0.95,
-                    min_p=0.0,
-                    temp=max(0.0, request.temperature),
-                    repeat_penalty=1.0,
-                    reset=True,
-                )
-                for token in gen:
-                    if eog(token):
-                        stream.end("stop")
-                        break
-                    if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
-                        break
-                gen.close()
+                if greedy or heal:
+                    llm.n_tokens = len(tokens) - 1
+                    llm.eval(tokens[-1:])
+                    while heal:
+                        token, piece, heal = self._healing_step(self._last_logits(), heal)
+                        if stream.push_bytes(piece) is not None:
+                            break
+                        llm.eval([token])
+                    if greedy and stream.finish is None:
+                        # Greedy decoding by hand: llama-cpp-python's sampler chain is only needed for sampling.
+                        self._greedy(stream)
+                if stream.finish is None:
+                    gen = llm.generate(
+                        llm._input_ids.tolist(),
+                        top_k=40,
+                        top_p=0.95,
+                        min_p=0.0,
+                        temp=request.temperature,
+                        repeat_penalty=1.0,
+                        reset=True,
+                    )
+                    for token in gen:
+                        if self._is_eog(token):
+                            stream.end("stop")
+                            break
+                        if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
+                            break
+                    gen.close()
         except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
             raise GenerationError(f"generation failed: {exc}") from exc
         return stream.result(len(tokens), evaluated, start, self.context_length)  # ran dry: the context is full
+
+    def _greedy(self, stream: TextStream) -> None:
+        """Greedy decoding from the current KV cache until ``stream`` ends, with prompt-lookup
+        decoding when ``self.prompt_lookup`` > 0.
+
+        Prompt-lookup decoding (Saxena, 2023, "Prompt Lookup Decoding"; llama.cpp's
+        ``lookup`` example): the last tokens are looked up in the prompt and what was generated;
+        the tokens that followed their latest earlier occurrence are a draft, evaluated in one
+        batch with the new token. The draft is kept as far as it equals the model's own argmax
+        at each position, so the text is the one plain greedy decoding writes (up to the float
+        rounding of a batch); code repeats itself (the suffix, names, argument lists), so whole
+        runs of tokens cost one batch instead of one step each.
+        """
+        llm = self._llm
+        lookup = NgramLookup(llm._input_ids.tolist()) if self.prompt_lookup > 0 else None
+        token = int(self._last_logits().argmax())
+        while True:
+            if self._is_eog(token):
+                stream.end("stop")
+                return
+            if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
+                return
+            room = self.context_length - llm.n_tokens - 1
+            draft = lookup.draft(token, min(self.prompt_lookup, room)) if lookup is not None and room > 0 else []
+            if lookup is not None:
+                lookup.add(token)
+            if not draft:
+                llm.eval([token])
+                token = int(self._last_logits().argmax())
+                continue
+            start = llm.n_tokens
+            best = self._decode_all([token, *draft])
+            self.draft_tokens += len(draft)
+            accepted = 0
+            for proposed, predicted in zip(draft, best):
+                if proposed != predicted:
+                    break
+                accepted += 1
+                self.accepted_tokens += 1
+                lookup.add(proposed)
+                if self._is_eog(proposed):
+                    stream.end("stop")
+                    break
+                if stream.push_bytes(llm.detokenize([proposed], prev_tokens=None)) is not None:
+                    break
+            llm.n_tokens = start + 1 + accepted  # the rejected draft's KV cells go at the next eval
+            if stream.finish is not None:
+                return
+            token = best[accepted]
+
+    def _decode_all(self, batch: list[int]) -> list[int]:
+        """Evaluate ``batch`` after the KV cache's ``n_tokens`` tokens with logits for every
+        position; returns the argmax token after each position."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llm
+        start = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(batch)] = batch
+        llm.n_tokens = start + len(batch)
+        n_vocab = llm.n_vocab()
+        return [int(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(n_vocab,)).argmax()) for i in range(len(batch))]
+
+    def _last_logits(self):
+        """The logits of the last evaluated token: a float32 view of shape ``(n_vocab,)``, valid until the next eval."""
+        import llama_cpp
+        import numpy as np
+
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1), shape=(self._llm.n_vocab(),))
+
+    def _healing_step(self, logits, heal: bytes) -> tuple[int, bytes, bytes]:
+        """One token-healing step: the most likely token whose text is consistent with ``heal``
+        (it starts with ``heal``, or is a non-empty start of it), the part of its text past
+        ``heal`` (what continues the prompt as written), and what of ``heal`` is left after it.
+
+        Token healing after guidance (Microsoft, 2023): the prompt's last token was taken off so
+        the model can choose a token that spans the boundary (``"pri"`` -> ``"print"``).
+        """
+        index = self._piece_index()
+        allowed = index.consistent_with(heal)
+        token = int(allowed[logits[allowed].argmax()])
+        piece = index.pieces[token]
+        if len(piece) < len(heal):
+            return token, b"", heal[len(piece):]
+        return token, piece[len(heal):], b""
+
+    def _piece_index(self) -> "PieceIndex":
+        if self._pieces is None:
+            self._pieces = PieceIndex.of(self._llm)
+        return self._pieces
 
     def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None) -> str | None:
         """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``
@@ -275,6 +403,98 @@ class LlamaCppEngine:
 
 PREFILL_CHUNK = 64
 """Prompt tokens evaluated between two checks of cancellation and the time budget."""
+
+
+class NgramLookup:
+    """Draft tokens for prompt-lookup decoding: what followed the latest earlier occurrence of
+    the last :data:`LOOKUP_NGRAMS` tokens (longest first) in the prompt and the generated text.
+
+    Args:
+        history: the token ids so far (prompt, then generated); :meth:`add` appends one.
+    """
+
+    def __init__(self, history: list[int]):
+        self.history: list[int] = []
+        self._last: dict[tuple[int, ...], int] = {}
+        for token in history:
+            self.add(token)
+
+    def add(self, token: int) -> None:
+        """Append ``token``; the n-grams ending with it now point past it."""
+        self.history.append(token)
+        end = len(self.history)
+        for n in LOOKUP_NGRAMS:
+            if end >= n:
+                self._last[tuple(self.history[end - n : end])] = end
+
+    def draft(self, token: int, limit: int) -> list[int]:
+        """At most ``limit`` tokens expected after ``history + [token]`` (call before :meth:`add`)."""
+        for n in LOOKUP_NGRAMS:
+            if len(self.history) < n - 1:
+                continue
+            key = tuple(self.history[len(self.history) - n + 1 :]) + (token,)
+            end = self._last.get(key)
+            if end is not None:
+                return self.history[end : end + limit]
+        return []
+
+
+LOOKUP_NGRAMS = (3, 2)
+"""N-gram sizes looked up for a draft, longest first."""
+
+
+class PieceIndex:
+    """The text (bytes) of every token of a vocabulary, indexed for token healing.
+
+    Attributes:
+        pieces: ``pieces[token]`` is the token's text as UTF-8 bytes (``b""`` for control tokens).
+
+    Built once per model from ``llama_token_to_piece`` (~0.15 s for Qwen's 151,936 tokens).
+    """
+
+    def __init__(self, pieces: list[bytes]):
+        import numpy as np
+
+        self.pieces = pieces
+        order = sorted((p, t) for t, p in enumerate(pieces) if p)
+        self._sorted = [p for p, _t in order]
+        self._sorted_ids = np.array([t for _p, t in order], dtype=np.int64)
+        self._exact: dict[bytes, list[int]] = {}
+        for t, p in enumerate(pieces):
+            if p:
+                self._exact.setdefault(p, []).append(t)
+
+    @classmethod
+    def of(cls, llm) -> "PieceIndex":
+        import ctypes
+
+        import llama_cpp
+
+        vocab = llm._model.vocab
+        buf = ctypes.create_string_buffer(512)
+        pieces = []
+        for token in range(llm.n_vocab()):
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+            pieces.append(buf.raw[:n] if n > 0 else b"")
+        return cls(pieces)
+
+    def consistent_with(self, text: bytes):
+        """Token ids (int64 array) whose text starts with ``text`` or is a non-empty start of it."""
+        import bisect
+
+        import numpy as np
+
+        lo = bisect.bisect_left(self._sorted, text)
+        if text and text[-1] < 255:  # every string that starts with text sorts below this bound
+            hi = bisect.bisect_left(self._sorted, text[:-1] + bytes([text[-1] + 1]), lo)
+        else:
+            hi = lo
+            while hi < len(self._sorted) and self._sorted[hi].startswith(text):
+                hi += 1
+        ids = list(self._sorted_ids[lo:hi])
+        for k in range(1, len(text)):
+            ids.extend(self._exact.get(text[:k], ()))
+        return np.array(ids, dtype=np.int64)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -115,6 +115,7 @@ class OpenAIEngine:
     """
 
     name = "openai"
+    heals_tokens = False
 
     def __init__(
         self,

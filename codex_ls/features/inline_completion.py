@@ -24,7 +24,9 @@ from codex_ls.syntax import should_complete
 log = logging.getLogger(__name__)
 
 TYPING_SUFFIX_TOKENS = 64
-"""Suffix budget (tokens) for a request made while the user types on the same line."""
+"""Suffix budget (tokens) for a request made while the user types on the same line, when the
+prompt ends with the cursor's line (engines without token healing, or
+``completion.cursorLineInMiddle`` off)."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,11 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     snap = snapshot(doc)
     offset = snap.offset_at(position.line, position.character)
     completion_settings = settings.completion
-    if typing and completion_settings.suffix_tokens > TYPING_SUFFIX_TOKENS:
+    line_in_middle = completion_settings.cursor_line_in_middle and getattr(engine, "heals_tokens", False)
+    if typing and not line_in_middle and completion_settings.suffix_tokens > TYPING_SUFFIX_TOKENS:
         # While the user types, every keystroke moves the end of the prefix and the suffix after it
-        # must be evaluated again: keep it short (the rest of the line and a few lines).
+        # must be evaluated again: keep it short (the rest of the line and a few lines). With the
+        # cursor's line after the middle marker, the suffix stays in the KV cache instead.
         completion_settings = dataclasses.replace(completion_settings, suffix_tokens=TYPING_SUFFIX_TOKENS)
     others = other_documents(ls.documents, uri) if settings.completion.context_tokens > 0 else []
     try:

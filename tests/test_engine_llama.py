@@ -1,0 +1,104 @@
+"""The in-process llama-cpp engine: token healing and the KV cache, on the real default model.
+
+Token healing takes the prompt's last token off and lets the model pick a token that starts
+with its text; the returned text must still continue the prompt as written. The cursor's line
+goes after the FIM middle marker (see codex_ls.completion), so typing one more character
+must cost only the tokens after the longest common prefix.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from codex_ls.engines.base import GenerationRequest
+from codex_ls.engines.llama import LlamaCppEngine, PieceIndex
+from codex_ls.models import resolve_model
+
+
+def test_piece_index_finds_tokens_consistent_with_a_text():
+    index = PieceIndex([b"", b"p", b"pr", b"pri", b"print", b"private", b"prx", b"q", b" print"])
+    assert sorted(index.consistent_with(b"pri").tolist()) == [1, 2, 3, 4, 5]  # starts of "pri" and words starting with it
+    assert sorted(index.consistent_with(b"prin").tolist()) == [1, 2, 3, 4]
+    assert sorted(index.consistent_with(b" ").tolist()) == [8]
+    assert index.consistent_with(b"z").tolist() == []
+
+
+@pytest.fixture(scope="module")
+def engine():
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
+    yield eng
+    eng.close()
+
+
+FIM = "<|fim_prefix|>import sys\n\n\ndef main():\n    args = sys.argv[1:]\n<|fim_suffix|>\n\nmain()\n<|fim_middle|>"
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize(
+    ("typed", "word", "differs"),
+    [
+        ("    for arg in ar", "args", True),  # the prompt's own "ar" token makes the model start a new word
+        ("    for arg in", "args", False),  # the healed " in" token goes on as " in" + " args"
+    ],
+)
+def test_token_healing_continues_the_word_being_typed(engine, typed, word, differs):
+    healed = engine.generate(GenerationRequest(prompt=FIM + typed, max_tokens=6, token_healing=True))
+    line = (typed + healed.text).split("\n")[0]
+    # the text continues the prompt as written: the healed token's own text is not repeated
+    assert line.startswith(typed)
+    assert f" {word}" in line[len("    for arg in") - 1 :], line
+    assert "in  " not in line  # no doubled space
+    plain = engine.generate(GenerationRequest(prompt=FIM + typed, max_tokens=6))
+    assert ((typed + plain.text).split("\n")[0] != line) == differs
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("end", ["", "       "])
+def test_token_healing_keeps_a_control_token_or_a_whitespace_run(engine, end):
+    # The prompt ends with the FIM middle marker, or an indentation: nothing is healed (the model
+    # could make a run of spaces as long as it likes), the answer is the ordinary one.
+    a = engine.generate(GenerationRequest(prompt=FIM + end, max_tokens=8, token_healing=True))
+    b = engine.generate(GenerationRequest(prompt=FIM + end, max_tokens=8))
+    assert a.text == b.text and a.text.strip()
+    assert a.prompt_tokens == b.prompt_tokens
+
+
+@pytest.mark.real_model
+def test_one_more_character_evaluates_only_the_new_tokens(engine):
+    line = "    for arg in args:"
+    engine.generate(GenerationRequest(prompt=FIM + line[:10], max_tokens=4, token_healing=True))
+    evaluated = []
+    for n in range(11, len(line) + 1):
+        result = engine.generate(GenerationRequest(prompt=FIM + line[:n], max_tokens=4, token_healing=True))
+        assert result.prompt_tokens > 20
+        evaluated.append(result.prompt_tokens_evaluated)
+    # the FIM prompt before the typed line stays in the KV cache: a keystroke re-evaluates at most
+    # the last two tokens of the line (their tokenization may change) and the healed one
+    assert max(evaluated) <= 3, evaluated
+
+
+def test_ngram_lookup_drafts_what_followed_the_latest_earlier_occurrence():
+    from codex_ls.engines.llama import NgramLookup
+
+    lookup = NgramLookup([1, 2, 3, 4, 5, 9, 2, 3, 7, 8])
+    # ... 2, 3 + next token 3? no: the history ends with 7, 8; a new token 2 has no earlier (8, 2)
+    assert lookup.draft(2, 4) == []
+    lookup = NgramLookup([1, 2, 3, 4, 5, 9, 1, 2])
+    assert lookup.draft(3, 2) == [4, 5]  # (1, 2, 3) seen before: 4, 5 followed
+    lookup = NgramLookup([5, 2, 3, 4, 6, 2, 3, 8, 1, 2])
+    assert lookup.draft(3, 3) == [8, 1, 2]  # the latest earlier (2, 3) wins
+    lookup.add(3)
+    assert lookup.history[-1] == 3
+
+
+@pytest.mark.real_model
+def test_prompt_lookup_keeps_drafted_tokens_where_the_code_repeats():
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048, prompt_lookup=4)
+    try:
+        body = "".join(f"    total_{i} = compute(values[{i}], weights[{i}], offset={i})\n" for i in range(8))
+        prompt = f"<|fim_prefix|>def f(values, weights):\n{body}    total_8 = compute(<|fim_suffix|>\n    return total_0\n<|fim_middle|>"
+        result = eng.generate(GenerationRequest(prompt=prompt, max_tokens=40))
+        assert result.generated_tokens == 40 and "weights[" in result.text
+        assert eng.draft_tokens > 0 and eng.accepted_tokens > 0  # the repeated pattern was drafted and kept
+    finally:
+        eng.close()
