@@ -252,15 +252,16 @@ def _middle_start(ctx: CursorContext, indent: str | None) -> str:
     """What follows the FIM middle marker when the cursor's line goes there: the line up to
     the cursor and the indentation Python's rules still require, less a last space.
 
-    The engine's token healing lets the model choose how the last word goes on (``pri`` ->
-    ``print``); a trailing space is left to the model as in :func:`_forced_start` (Qwen's
-    tokenizer attaches it to the next word), and a whitespace run is never healed.
+    The engine's token healing lets the model choose how the last word, or a space after it,
+    goes on (``pri`` -> ``print``, ``in `` -> ``in args``). An indentation alone is not healed,
+    so its last space is left to the model as in :func:`_forced_start` (Qwen's tokenizer
+    attaches it to the next word).
     """
     missing = ""
     if indent and indent.startswith(ctx.line_prefix) and len(indent) > len(ctx.line_prefix):
         missing = indent[len(ctx.line_prefix):]
     text = ctx.line_prefix + missing
-    return text[:-1] if text.endswith(" ") else text
+    return text[:-1] if text.endswith(" ") and not text.strip() else text
 
 
 def _reindent(text: str, ctx: CursorContext, indent: str | None) -> str:
@@ -327,11 +328,12 @@ def complete(
     indent = None if baseline else _indentation(doc, prefix, ctx)
     forced = _middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
-    rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=LOOK_PAST_LINES)
+    one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)
+    rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=0 if one_line else LOOK_PAST_LINES)
     request = GenerationRequest(
         prompt=prompt.text + forced,
         max_tokens=max_tokens,
-        stop=profile.stop + (("\n",) if settings.strategy == "first-line" else ()),
+        stop=profile.stop + (("\n",) if one_line else ()),
         temperature=settings.temperature,
         should_stop=_shifted(rule, forced, typed) if rule else None,
         deadline_s=time.monotonic() + settings.timeout_ms / 1000.0,

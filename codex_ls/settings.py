@@ -51,7 +51,7 @@ class CompletionSettings:
 
     enabled: bool = field(default=True, metadata={"doc": "Serve `textDocument/inlineCompletion` and the `textDocument/completion` fallback."})
     max_tokens: int = field(default=64, metadata={"doc": "Most tokens generated for one completion."})
-    max_lines: int = field(default=12, metadata={"doc": "Most lines in a multi-line (block) completion."})
+    max_lines: int = field(default=12, metadata={"doc": "Most lines in a multi-line (block) completion; 1 suggests the rest of the line only (as while the user types on a line)."})
     prefix_tokens: int = field(default=1024, metadata={"doc": "Token budget for the text before the cursor (cut at line boundaries)."})
     suffix_tokens: int = field(default=256, metadata={"doc": "Token budget for the text after the cursor (cut at line boundaries)."})
     fim_order: Literal["psm", "spm"] = field(default="psm", metadata={"doc": "Fill-in-the-middle prompt order: `psm` (prefix, suffix, middle: what Qwen2.5-Coder was trained on) or `spm` (suffix first)."})

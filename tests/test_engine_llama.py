@@ -39,6 +39,7 @@ FIM = "<|fim_prefix|>import sys\n\n\ndef main():\n    args = sys.argv[1:]\n<|fim
     [
         ("    for arg in ar", "args", True),  # the prompt's own "ar" token makes the model start a new word
         ("    for arg in", "args", False),  # the healed " in" token goes on as " in" + " args"
+        ("    for arg in ", "args", True),  # a space after a word is healed: " args", not "  args"
     ],
 )
 def test_token_healing_continues_the_word_being_typed(engine, typed, word, differs):

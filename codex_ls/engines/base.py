@@ -62,7 +62,8 @@ class GenerationRequest:
             the prompt's own ``"pri"`` token would make it write a new word).
             The returned text still continues the prompt as written. Token
             healing after guidance (Microsoft, 2023). A last token that is a
-            control token or only whitespace is kept. Engines whose
+            control token, or whitespace after a control token or whitespace
+            (an indentation), is kept. Engines whose
             ``heals_tokens`` is false ignore it.
     """
 

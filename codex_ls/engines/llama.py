@@ -217,10 +217,12 @@ class LlamaCppEngine:
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
         heal = b""
         if getattr(request, "token_healing", False) and len(tokens) > 1:
-            heal = self._piece_index().pieces[tokens[-1]]
-            if not heal.strip():
-                # A control token (the FIM middle marker) is never healed, nor is a run of
-                # whitespace: the model could extend it without end (a longer indentation).
+            pieces = self._piece_index().pieces
+            heal = pieces[tokens[-1]]
+            if not heal or (not heal.strip() and not pieces[tokens[-2]].strip()):
+                # A control token (the FIM middle marker) is never healed, nor is whitespace
+                # after a control token or other whitespace (an indentation): the model could
+                # make it as long as it likes. Whitespace after a word is (" " -> " args").
                 heal = b""
             else:
                 tokens = tokens[:-1]

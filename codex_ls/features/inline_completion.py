@@ -91,6 +91,10 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         # must be evaluated again: keep it short (the rest of the line and a few lines). With the
         # cursor's line after the middle marker, the suffix stays in the KV cache instead.
         completion_settings = dataclasses.replace(completion_settings, suffix_tokens=TYPING_SUFFIX_TOKENS)
+    if typing:
+        # While the user types, suggest the rest of the line only: an answer must come before the
+        # next keystroke (100 ms at 10 characters/s) or it is superseded; a pause gets the block.
+        completion_settings = dataclasses.replace(completion_settings, max_lines=1)
     others = other_documents(ls.documents, uri) if settings.completion.context_tokens > 0 else []
     try:
         root_uri = ls.workspace.root_uri
