@@ -1,5 +1,7 @@
 """Prompt context from tree-sitter: imports, enclosing scopes, other open documents (pure)."""
 
+from pathlib import Path
+
 from codex_ls.completion import ModelProfile, _prompt, other_documents
 from codex_ls.context import definitions, display_path, import_lines, names_near, related_snippets, scope_headers
 from codex_ls.documents import Document
@@ -155,3 +157,22 @@ def test_query_files_inherit_their_parents_patterns():
         text = query_text(language, "code_actions")
         assert "method_definition" in text and "@class.name" in text
         assert load_query(language, "code_actions") is not None  # compiles against its own grammar
+
+
+def test_imports_stay_pinned_while_a_line_is_typed():
+    # Typing "    for i" in textwrap.py (the standard library) turns the whole module into one
+    # ERROR node; its imports must still be found, or the prompt's head (and the KV cache) changes.
+    import textwrap as stdlib_textwrap
+
+    from codex_ls.context import import_lines
+
+    source = Path(stdlib_textwrap.__file__).read_text(encoding="utf-8")
+    line = "    for indent in indents:"
+    start = source.index(line)
+    whole = Document("file:///w/textwrap.py", source, 0, "python")
+    expected = import_lines("python", whole.tree, whole.source)
+    assert expected
+    for n in range(5, len(line)):
+        typed = source[:start] + line[:n] + source[start + len(line) :]
+        doc = Document("file:///w/textwrap.py", typed, n, "python")
+        assert import_lines("python", doc.tree, doc.source) == expected, line[:n]
