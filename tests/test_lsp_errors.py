@@ -148,6 +148,7 @@ async def test_newer_request_supersedes_older(slow: LanguageClient):
     newer = await slow.text_document_inline_completion_async(inline_params("file:///tmp/d.txt", 0, 6))
     older_result = await older_task
     assert list(older_result.items) == []  # superseded: nothing stale is shown
-    assert len(newer.items) == 1 and newer.items[0].insert_text.startswith("x")
+    # the slow model says "x..." (after a token that goes on from the healed space)
+    assert len(newer.items) == 1 and newer.items[0].insert_text.endswith("xx")
     reasons = [r for r, _ in finished(slow)]
     assert "cancelled" in reasons
