@@ -235,7 +235,7 @@ def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") ->
     """``rule`` applied to the text after the cursor, for a generation whose prompt ended with
     ``forced`` (that starts with ``typed``, the part of the cursor's line already in the
     document); the cut is returned relative to the generated text."""
-    if not forced:
+    if not forced and not typed:
         return rule
 
     def check(text: str) -> int | None:
@@ -246,6 +246,12 @@ def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") ->
         return None if cut is None else max(0, cut + len(typed) - len(forced))
 
     return check
+
+
+def cursor_line_in_middle(settings: CompletionSettings, engine: Engine) -> bool:
+    """Whether the cursor's line goes after the FIM middle marker (see :func:`_middle_start`):
+    the ``syntax`` strategy, ``completion.cursorLineInMiddle`` on, and an engine that heals tokens."""
+    return settings.strategy == "syntax" and settings.cursor_line_in_middle and engine.heals_tokens
 
 
 def _middle_start(ctx: CursorContext, indent: str | None) -> str:
@@ -322,7 +328,7 @@ def complete(
     baseline = settings.strategy != "syntax"
     # The cursor's line goes after the FIM middle marker: the prompt is then the same for every
     # keystroke on this line, and the KV cache holds all of it but the last few tokens.
-    in_middle = not baseline and settings.cursor_line_in_middle and getattr(engine, "heals_tokens", False)
+    in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
     prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
     indent = None if baseline else _indentation(doc, prefix, ctx)
@@ -346,7 +352,7 @@ def complete(
         # Baselines: the model's text as it is (whole lines above existing code end with a line break).
         final = result.text + ("\n" if ctx.insert_lines and not result.text.endswith("\n") else "") if result.text.strip() else ""
     elif not (forced + result.text).startswith(typed):
-        final = ""  # cannot happen with token healing: the text goes on from the prompt as written
+        final = ""  # the model did not write the space left to it after an indentation
     else:
         raw = (forced + result.text)[len(typed):]
         if result.finish_reason != "rule":  # ended by an end token or a limit: the rule's final cut

@@ -38,6 +38,11 @@ def test_shifted_rule_sees_only_the_text_after_the_cursor():
     check = _shifted(rule, "    for a in", "    fo")
     assert check(" b:\n") == len(" b:")
     assert seen[-1] == "r a in b:\n"
+    # a one-space indentation typed, left to the model to write again: the rule still sees only
+    # what follows the cursor
+    check = _shifted(rule, "", " ")
+    assert check(" x = 1\nmore") == len(" x = 1")
+    assert seen[-1] == "x = 1\nmore"
 
 
 def test_reindent_shifts_the_whole_block_to_the_required_indentation():

@@ -268,10 +268,7 @@ class LlamaCppEngine:
                         reset=True,
                     )
                     for token in gen:
-                        if self._is_eog(token):
-                            stream.end("stop")
-                            break
-                        if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
+                        if self._emit(stream, token):
                             break
                     gen.close()
         except Exception as exc:  # llama.cpp decode failures surface as RuntimeError
@@ -294,10 +291,7 @@ class LlamaCppEngine:
         lookup = NgramLookup(llm._input_ids.tolist()) if self.prompt_lookup > 0 else None
         token = int(self._last_logits().argmax())
         while True:
-            if self._is_eog(token):
-                stream.end("stop")
-                return
-            if stream.push_bytes(llm.detokenize([token], prev_tokens=None)) is not None:
+            if self._emit(stream, token):
                 return
             room = self.context_length - llm.n_tokens - 1
             draft = lookup.draft(token, min(self.prompt_lookup, room)) if lookup is not None and room > 0 else []
@@ -317,15 +311,20 @@ class LlamaCppEngine:
                 accepted += 1
                 self.accepted_tokens += 1
                 lookup.add(proposed)
-                if self._is_eog(proposed):
-                    stream.end("stop")
-                    break
-                if stream.push_bytes(llm.detokenize([proposed], prev_tokens=None)) is not None:
+                if self._emit(stream, proposed):
                     break
             llm.n_tokens = start + 1 + accepted  # the rejected draft's KV cells go at the next eval
             if stream.finish is not None:
                 return
             token = best[accepted]
+
+    def _emit(self, stream: TextStream, token: int) -> bool:
+        """Give ``token`` to ``stream``: an end-of-generation token ends it (``"stop"``), any
+        other is pushed as text. Returns whether the stream has ended."""
+        if self._is_eog(token):
+            stream.end("stop")
+            return True
+        return stream.push_bytes(self._llm.detokenize([token], prev_tokens=None)) is not None
 
     def _decode_all(self, batch: list[int]) -> list[int]:
         """Evaluate ``batch`` after the KV cache's ``n_tokens`` tokens with logits for every
@@ -451,7 +450,8 @@ class PieceIndex:
     Attributes:
         pieces: ``pieces[token]`` is the token's text as UTF-8 bytes (``b""`` for control tokens).
 
-    Built once per model from ``llama_token_to_piece`` (~0.15 s for Qwen's 151,936 tokens).
+    Built once per model, on first use, from ``llama_token_to_piece`` (about 0.15 s for Qwen's
+    151,936 tokens, timed once on the 2-core development machine).
     """
 
     def __init__(self, pieces: list[bytes]):
@@ -493,10 +493,8 @@ class PieceIndex:
             hi = lo
             while hi < len(self._sorted) and self._sorted[hi].startswith(text):
                 hi += 1
-        ids = list(self._sorted_ids[lo:hi])
-        for k in range(1, len(text)):
-            ids.extend(self._exact.get(text[:k], ()))
-        return np.array(ids, dtype=np.int64)
+        starts = [t for k in range(1, len(text)) for t in self._exact.get(text[:k], ())]
+        return np.concatenate([self._sorted_ids[lo:hi], np.array(starts, dtype=np.int64)])
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from codex_ls.completion import CompletionOutcome, complete, other_documents
+from codex_ls.completion import CompletionOutcome, complete, cursor_line_in_middle, other_documents
 from codex_ls.engines.base import EngineError
 from codex_ls.syntax import should_complete
 
@@ -85,8 +85,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     snap = snapshot(doc)
     offset = snap.offset_at(position.line, position.character)
     completion_settings = settings.completion
-    line_in_middle = completion_settings.cursor_line_in_middle and getattr(engine, "heals_tokens", False)
-    if typing and not line_in_middle and completion_settings.suffix_tokens > TYPING_SUFFIX_TOKENS:
+    if typing and not cursor_line_in_middle(completion_settings, engine) and completion_settings.suffix_tokens > TYPING_SUFFIX_TOKENS:
         # While the user types, every keystroke moves the end of the prefix and the suffix after it
         # must be evaluated again: keep it short (the rest of the line and a few lines). With the
         # cursor's line after the middle marker, the suffix stays in the KV cache instead.
