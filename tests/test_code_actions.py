@@ -55,6 +55,7 @@ PLACEHOLDER_BODIES = [
     ("py", "class Shape:\n    def area(self) -> float:\n        ...\n", "area", "\n        ..."),
     ("py", "def area(r):\n    raise NotImplementedError('later')\n", "area", "\n    raise NotImplementedError('later')"),
     ("py", "def area(r):\n    \"\"\"Area of a circle of radius r.\"\"\"\n", "area", ""),
+    ("py", "def area(r):\n    import math\n    \"\"\"Area of a circle of radius r.\"\"\"\n    pass\n", "area", "\n    pass"),
     ("js", "// Area of a circle.\nfunction area(r) {\n  // TODO\n}\n", "area", "\n  // TODO\n"),
     ("js", "class Shape {\n  area() {\n    throw new Error('not implemented');\n  }\n}\n", "area", "\n    throw new Error('not implemented');\n  "),
     ("js", "const area = (r) => {};\n", "area", ""),
@@ -427,3 +428,18 @@ def test_generate_drops_an_echoed_insertion_marker():
     plan = plan_edit(doc, target, answer)
     assert plan.refused is None
     assert apply_edits(text, plan.edits) == text.replace("each one\n", "each one\n  names.sort((a, b) => a.localeCompare(b));\n")
+
+
+def test_implement_keeps_imports_that_open_the_body_and_leaves_them_out_of_the_instruction():
+    text = 'def area(r):\n    import math\n    """Area of a circle of radius r."""\n    pass\n'
+    doc = doc_of(text, "py")
+    (target,) = find_targets(doc, at(doc, 0, 5))
+    assert target.instruction == "Area of a circle of radius r."
+    assert "import math" in target.snippet
+    plan = plan_edit(doc, target, "```python\ndef area(r):\n    import math\n    return math.pi * r * r\n```")
+    assert plan.refused is None
+    result = apply_edits(text, plan.edits)
+    assert result.startswith(text[: text.index("    pass")]) and "pass" not in result
+    scope: dict = {}
+    exec(result, scope)
+    assert abs(scope["area"](1.0) - 3.14159) < 1e-3

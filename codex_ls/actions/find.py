@@ -283,18 +283,26 @@ class BodyShape:
     replaced: tuple[tree_sitter.Node, ...]
 
 
+_LOCAL_IMPORTS = frozenset({"import_statement", "import_from_statement", "future_import_statement"})
+"""Python statements that may open a body that is otherwise only a placeholder."""
+
+
 def placeholder_body(fn: FunctionInfo, src: _Source) -> BodyShape | None:
-    """The body's shape when it is empty or only a placeholder, else ``None``."""
+    """The body's shape when it is empty or only a placeholder, else ``None``: the kept items
+    are doc comments, the docstring and imports at the top of the body (a Python body of
+    ``import math``, a docstring and ``pass``); the replaced ones are the placeholder."""
     kept: list[tree_sitter.Node] = []
     replaced: list[tree_sitter.Node] = []
-    for i, item in enumerate(_body_items(fn.body)):
+    for item in _body_items(fn.body):
         text = src.node_text(item).strip()
         if _is_comment(item):
             if is_todo_comment(comment_text(text)) or replaced:
                 replaced.append(item)
             else:
                 kept.append(item)
-        elif i == 0 and _is_docstring(item):
+        elif not replaced and item.type in _LOCAL_IMPORTS:
+            kept.append(item)  # `import math` at the top of the body: part of what the user wrote
+        elif not replaced and _is_docstring(item) and not any(_is_docstring(k) for k in kept):
             kept.append(item)
         elif _PLACEHOLDER.match(text) or (item.type == "expression_statement" and _PLACEHOLDER.match(text.rstrip(";"))):
             replaced.append(item)
@@ -355,7 +363,7 @@ def _implement_target(doc: Document, src: _Source, offset: int, unit: str) -> Ac
         indent = src.indent_at(src.off(first.start_byte))
     else:
         indent = fn_indent + unit
-    docs = [comment_text(src.node_text(n)) if _is_comment(n) else src.node_text(n).strip().strip("\"'").strip() for n in shape.kept]
+    docs = [comment_text(src.node_text(n)) if _is_comment(n) else src.node_text(n).strip().strip("\"'").strip() for n in shape.kept if n.type not in _LOCAL_IMPORTS]
     above = doc_comment_above(fn.node.parent if fn.node.parent is not None and fn.node.parent.type in ("decorated_definition", "export_statement", "lexical_declaration", "variable_declaration") else fn.node, src)
     if above:
         docs.insert(0, comment_text(above))
