@@ -298,25 +298,23 @@ def test_prompt_has_language_indentation_imports_class_and_related_functions():
     other = Document("file:///work/parsing.py", "def parse_row(line: str) -> tuple[str, int]:\n    \"\"\"Split a CSV row into name and count.\"\"\"\n    a, b = line.split(',')\n    return a, int(b)\n", 1, "python")
     (target,) = find_targets(doc, at(doc, 12, 10))
     messages = build_messages(doc, target, [other])
-    assert [role for role, _ in messages] == ["user"]  # the chat template's own system message
-    user = messages[0][1]
-    assert user.startswith("Please provide a self-contained Python script that solves the following problem")
+    assert [role for role, _ in messages] == ["system", "user"]
+    system, user = messages[0][1], messages[1][1]
+    assert "code only" in system
+    assert "Language: Python. Indentation: 4 spaces." in user
     assert "import csv" in user and "from pathlib import Path" in user
     assert "class Inventory:" in user and "self.items = {}" in user  # the constructor is kept
     assert '"""Add count of name."""' in user and "self.items.get(name, 0) + count" not in user  # other bodies elided
     assert "def parse_row(line: str) -> tuple[str, int]:" in user and "Split a CSV row" in user
     assert "a, b = line.split" not in user
-    assert "```python" in user and user.rstrip().endswith('"""Read name,count rows from path and add them."""\n```')
-    assert "pass" not in user  # the placeholder is not shown
+    assert "```python" in user and "Implement the function `load_csv`" in user
 
 
 def test_prompt_for_generate_marks_the_insertion_point():
     text = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\t// print hello three times\n}\n"
     doc = doc_of(text, "go")
     target = next(t for t in find_targets(doc, at(doc, 5, 5)) if t.kind == GENERATE)
-    messages = build_messages(doc, target)
-    assert messages[0][0] == "system" and "code only" in messages[0][1]
-    user = messages[1][1]
+    user = build_messages(doc, target)[1][1]
     assert "Indentation: tabs." in user and 'import "fmt"' in user
     assert "\t<<< new code here >>>" in user and "print hello three times" in user and "```go" in user
 
@@ -388,28 +386,24 @@ def test_go_imports_are_added_per_missing_path():
 
 
 @pytest.mark.parametrize("ext", ["py", "rs"])
-def test_answer_prefix_opens_the_code_block_and_a_continued_answer_is_accepted(ext):
+def test_answer_prefix_holds_the_signature_and_a_continued_answer_is_accepted(ext):
     from codex_ls.actions import answer_prefix
 
     if ext == "py":
-        text = HUMANEVAL_LIKE
-        body = "    return any(sum(operations[: i + 1]) < 0 for i in range(len(operations)))"
-        answer = "from typing import List\n\ndef below_zero(operations: List[int]) -> bool:\n" + body + "\n```\nThis checks every running sum."
+        text, body = HUMANEVAL_LIKE, "    return any(sum(operations[: i + 1]) < 0 for i in range(len(operations)))\n```"
         doc = doc_of(text, ext)
         (target,) = find_targets(doc, at(doc, 3, 6))
     else:
-        text = "/// Sum of a slice.\nfn total(v: &[i32]) -> i32 {\n    todo!()\n}\n"
-        body = "    v.iter().sum()"
-        answer = "fn total(v: &[i32]) -> i32 {\n" + body + "\n}\n```"
+        text, body = "/// Sum of a slice.\nfn total(v: &[i32]) -> i32 {\n    todo!()\n}\n", "    v.iter().sum()\n}\n```"
         doc = doc_of(text, ext)
         (target,) = find_targets(doc, at(doc, 1, 4))
     prefix = answer_prefix(target)
-    assert prefix.endswith("```" + {"py": "python", "rs": "rust"}[ext] + "\n") and "solves the problem" in prefix
-    plan = plan_edit(doc, target, prefix + answer)
+    assert prefix.startswith("```") and target.name in prefix
+    assert "pass" not in prefix and "todo!" not in prefix and not prefix.rstrip().endswith("}")
+    plan = plan_edit(doc, target, prefix + body)
     assert plan.refused is None
     result = apply_edits(text, plan.edits)
-    assert body in result and result.count(target.name) == text.count(target.name)
-    assert "running sum" not in result and "pass" not in result and "todo!" not in result
+    assert body.split("\n")[0].strip() in result and result.count(target.name) == text.count(target.name)
 
 
 def test_generate_keeps_only_the_new_code_when_the_answer_repeats_the_function():
@@ -449,3 +443,14 @@ def test_implement_keeps_imports_that_open_the_body_and_leaves_them_out_of_the_i
     scope: dict = {}
     exec(result, scope)
     assert abs(scope["area"](1.0) - 3.14159) < 1e-3
+
+
+def test_short_helpers_of_the_same_file_are_shown_whole():
+    text = (
+        "def encode(s: str) -> str:\n    \"\"\"Shift every letter by 5.\"\"\"\n    return ''.join(chr(ord(c) + 5) for c in s)\n\n\n"
+        "def decode(s: str) -> str:\n    \"\"\"Undo encode.\"\"\"\n    pass\n"
+    )
+    doc = doc_of(text, "py")
+    (target,) = find_targets(doc, at(doc, 5, 5))
+    user = build_messages(doc, target)[1][1]
+    assert "return ''.join(chr(ord(c) + 5) for c in s)" in user

@@ -1,13 +1,10 @@
 """The chat prompt of a code action: a short system prompt and one user message.
 
-For *Implement function* the user message is EvalPlus's instruction prompt (Liu et al., 2023;
-the wording behind the Qwen2.5-Coder report's HumanEval figures) around the context and the
-function as written. For the other actions it gives the language and indentation, the context
-and the task. The context is found with tree-sitter: the document's imports, the enclosing
-class with its members' bodies elided, the signatures and docstrings of the functions the code
-is likely to call (from the same document, short ones whole, and from other open documents of
-the same language). Every prompt asks for code only, in one fenced block. The engine formats
-the messages with the model's chat template (ChatML for Qwen).
+The user message gives the language and indentation, context found with tree-sitter (the
+document's imports, the enclosing class with its members' bodies elided, the signatures and
+docstrings of the functions the code is likely to call, from the same document and from other
+open documents of the same language) and the task, and asks for code only, in one fenced
+block. The engine formats the messages with the model's chat template (ChatML for Qwen).
 """
 
 from __future__ import annotations
@@ -187,8 +184,7 @@ def _head_lines(text: str, n: int) -> str:
 
 def build_messages(doc: Document, target: ActionTarget, others: Iterable[Document] = ()) -> list[tuple[str, str]]:
     """The chat of ``target``: ``[("system", SYSTEM_PROMPT), ("user", ...)]`` as (role,
-    content) pairs; for *Implement function* only the user message (EvalPlus's prompt, measured
-    best with ``benchmarks/nl2code.py``). ``others`` are the other open documents (only those of the same language
+    content) pairs. ``others`` are the other open documents (only those of the same language
     are used). Pure; reads only the documents' text and trees."""
     lang = target.language
     name = LANGUAGE_NAMES.get(lang, lang)
@@ -211,12 +207,9 @@ def build_messages(doc: Document, target: ActionTarget, others: Iterable[Documen
         joined = "\n\n".join(context_parts)
         sections.append(f"Context from the code base (imports, the enclosing type, functions the code may use):\n```{tag}\n{joined}\n```")
     if target.kind == IMPLEMENT:
-        # The wording the Qwen2.5-Coder report's HumanEval figures were measured with (EvalPlus's
-        # instruction prompt, no system message: the chat template's default one); the model
-        # then writes the whole function (see answer_prefix).
-        code = "\n\n".join([*context_parts, target.snippet])
-        return [("user", f"Please provide a self-contained {name} script that solves the following problem in a markdown code block:\n```{tag}\n{code}\n```")]
-    if target.kind == GENERATE:
+        sections.append(f"Implement the function `{target.name}`; keep its signature exactly as written:\n```{tag}\n{target.snippet}\n```")
+        sections.append(f"Reply with the complete function `{target.name}` in one ```{tag} block.")
+    elif target.kind == GENERATE:
         marker = f"{target.indent}{INSERT_MARKER}"
         around = _tail_lines(target.before, 30) + "\n" + marker + "\n" + _head_lines(target.after.lstrip("\n"), 12)
         sections.append(f"The code around the insertion point (`{INSERT_MARKER}` marks it):\n```{tag}\n{around}\n```")
@@ -230,15 +223,12 @@ def build_messages(doc: Document, target: ActionTarget, others: Iterable[Documen
 
 def answer_prefix(target: ActionTarget) -> str:
     """How the assistant's answer starts, for engines that can continue a written answer:
-    for *Implement function*, EvalPlus's answer opening (one sentence and an open code fence:
-    the model then writes the whole function, whose body :func:`codex_ls.actions.answer.plan_edit` takes); ``""`` for
-    the other kinds. The answer to check is this prefix plus the generated text.
-
-    Measured with ``benchmarks/nl2code.py`` (164 HumanEval tasks, default 0.5B model): the
-    model writing the whole function passed more tasks than the model continuing the
-    signature and docstring written for it, at about twice the latency (it writes them again).
-    """
+    for *Implement function*, a code fence and the function as written up to its body (the
+    model then writes only the body); ``""`` for the other kinds. The answer to check is this
+    prefix plus the generated text."""
     if target.kind != IMPLEMENT:
         return ""
-    name = LANGUAGE_NAMES.get(target.language, target.language)
-    return f"Below is a {name} script with a self-contained function that solves the problem and passes corresponding tests:\n```{_fence(target.language)}\n"
+    head = target.snippet
+    if target.language != "python":  # the snippet ends with the closing brace: leave it to the model
+        head = head[: head.rfind("\n")] if "\n" in head else head
+    return f"```{_fence(target.language)}\n{head}\n"
