@@ -446,11 +446,15 @@ def test_implement_keeps_imports_that_open_the_body_and_leaves_them_out_of_the_i
 
 
 def test_short_helpers_of_the_same_file_are_shown_whole():
+    long_body = "".join(f"    step_{i} = {i}\n" for i in range(20))
     text = (
         "def encode(s: str) -> str:\n    \"\"\"Shift every letter by 5.\"\"\"\n    return ''.join(chr(ord(c) + 5) for c in s)\n\n\n"
+        "def encode_table() -> dict:\n    \"\"\"The shift of every letter.\"\"\"\n" + long_body + "    return {}\n\n\n"
         "def decode(s: str) -> str:\n    \"\"\"Undo encode.\"\"\"\n    pass\n"
     )
     doc = doc_of(text, "py")
-    (target,) = find_targets(doc, at(doc, 5, 5))
+    line = text.split("\n").index("def decode(s: str) -> str:")
+    (target,) = find_targets(doc, at(doc, line, 5))
     user = build_messages(doc, target)[1][1]
-    assert "return ''.join(chr(ord(c) + 5) for c in s)" in user
+    assert "return ''.join(chr(ord(c) + 5) for c in s)" in user  # short: whole
+    assert "The shift of every letter." in user and "step_3" not in user  # long: signature and docstring
