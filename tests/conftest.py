@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Written once per test process, at import time, because pytest-lsp fixtures
 # take their server command when the test module is imported.
 _TINY_DIR = Path(tempfile.mkdtemp(prefix="codex-ls-tiny-"))
+atexit.register(shutil.rmtree, _TINY_DIR, ignore_errors=True)
 TINY_MODEL = write_tiny_gguf(_TINY_DIR / "tiny.gguf")
 # A slower tiny model (more layers and width) so that a long generation lasts
 # long enough to be cancelled midway; it says "xxxx..." and never stops by itself.

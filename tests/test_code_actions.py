@@ -6,6 +6,8 @@ No server and no model: documents are parsed with tree-sitter, answers are writt
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from codex_ls.actions import (
@@ -20,6 +22,7 @@ from codex_ls.actions import (
     plan_edit,
     reindent,
 )
+from codex_ls.actions.answer import unimported_modules
 from codex_ls.actions.find import describes_code, is_todo_comment
 from codex_ls.documents import Document
 from codex_ls.queries import load_query
@@ -235,6 +238,38 @@ def test_implement_adds_missing_imports_and_helpers_in_one_plan():
     exec(result, scope)
     assert scope["count_primes"](10) == 4
     assert result.index("import math") < result.index("def is_prime") < result.index("def count_primes")
+
+
+def test_standard_library_modules_the_answer_uses_without_importing_are_imported():
+    text = '"""Hashes."""\nfrom typing import Optional\n\n\ndef digest(text: str, string: str = "") -> Optional[str]:\n    """The md5 of text."""\n    pass\n'
+    doc = doc_of(text, "py")
+    (target,) = find_targets(doc, at(doc, 6, 5))
+    # hashlib and re are used and never imported; `string` is a parameter here (not the
+    # module); `os` is only in a comment; `math` is imported by the answer itself.
+    answer = (
+        "```python\nimport math\n\ndef digest(text: str, string: str = \"\") -> Optional[str]:\n"
+        "    # not os.path\n    if not text:\n        return None\n"
+        "    text = re.sub(r'\\s+', ' ', text) + string.strip() * int(math.floor(0.5))\n"
+        "    return hashlib.md5(text.encode()).hexdigest()\n```"
+    )
+    plan = plan_edit(doc, target, answer)
+    assert plan.refused is None
+    result = apply_edits(text, plan.edits)
+    header = result[: result.index("def digest")]
+    assert header == '"""Hashes."""\nfrom typing import Optional\nimport math\nimport hashlib\nimport re\n\n\n'
+    scope: dict = {}
+    exec(result, scope)
+    assert scope["digest"]("a  b") == hashlib.md5(b"a b").hexdigest() and scope["digest"]("") is None
+
+
+def test_no_module_import_where_the_name_is_bound_or_not_python():
+    text = "import hashlib as h\n\ndef f(random):\n    pass\n"
+    doc = doc_of(text, "py")
+    assert unimported_modules(doc, "    return random.choice(x) + h.md5().hexdigest()") == ()
+    assert unimported_modules(doc, "    time = 3\n    return time.sleep(1)") == ()
+    assert unimported_modules(doc, "    return time.time()") == ("import time",)
+    js = doc_of("function f() {\n  // TODO\n}\n", "js")
+    assert unimported_modules(js, "  return math.floor(2.5);") == ()
 
 
 @pytest.mark.parametrize(

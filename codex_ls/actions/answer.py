@@ -2,7 +2,8 @@
 
 :func:`plan_edit` takes the code out of fences, drops prose, keeps only the body when the model
 wrote the whole function (the document's signature stays), re-indents it to the insertion
-point, adds the imports and helper functions the code needs, and accepts the result only if the
+point, adds the imports and helper functions the code needs (the answer's own imports, and in
+Python the standard-library modules it uses without importing them), and accepts the result only if the
 edited document has no more tree-sitter errors than before. Offsets are str offsets (code
 points) into ``Document.text``.
 """
@@ -10,6 +11,8 @@ points) into ``Document.text``.
 from __future__ import annotations
 
 import re
+import sys
+import textwrap
 from dataclasses import dataclass
 
 import tree_sitter
@@ -256,6 +259,57 @@ def _missing_imports(doc: Document, statements: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+PYTHON_STDLIB_MODULES = frozenset(m for m in sys.stdlib_module_names if not m.startswith("_"))
+"""Top-level standard-library modules (``sys.stdlib_module_names`` of the running Python) that
+:func:`unimported_modules` may import for an answer."""
+
+
+def _is_attribute_object(node: tree_sitter.Node) -> bool:
+    parent = node.parent
+    return parent is not None and parent.type == "attribute" and parent.child_by_field_name("object") == node
+
+
+def _only_attribute_objects(tree: tree_sitter.Tree, source: bytes, name: str) -> bool | None:
+    """Whether every identifier ``name`` in ``tree`` is the object of an attribute access
+    (``name.attr``); ``None`` when there is none."""
+    seen = False
+    for m in re.finditer(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\b", source):
+        node = tree.root_node.descendant_for_byte_range(m.start(), m.end())
+        if node is None or node.type != "identifier" or node.start_byte != m.start():
+            continue  # inside a string or comment, or part of a longer name
+        if not _is_attribute_object(node):
+            return False
+        seen = True
+    return seen if seen else None
+
+
+def unimported_modules(doc: Document, body: str, imports: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Python only: ``import X`` statements for the standard-library modules ``X`` that ``body``
+    (the code to insert) uses as ``X.attr`` but that neither ``doc``, ``body`` nor the answer's
+    ``imports`` bind (no import, assignment, parameter or other use of the bare name), e.g.
+    ``hashlib.md5(...)`` in a file without ``import hashlib``. In document order; ``()`` for
+    other languages. Like an editor's auto-import, limited to modules that need no install."""
+    if doc.language.name != "python" or "." not in body:
+        return ()
+    names = {m.group(1) for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)\s*\.\s*[A-Za-z_]", body)}
+    names = sorted(n for n in names if n in PYTHON_STDLIB_MODULES)
+    if not names:
+        return ()
+    parser = new_parser(doc.language)
+    code = textwrap.dedent(body).encode("utf-8")
+    body_tree = parser.parse(code)
+    out = []
+    for name in names:
+        if any(re.search(r"\b" + re.escape(name) + r"\b", statement) for statement in imports):
+            continue
+        if not _only_attribute_objects(body_tree, code, name):
+            continue
+        if doc.tree is not None and _only_attribute_objects(doc.tree, doc.source, name) is False:
+            continue  # imported, assigned or a parameter somewhere in the document
+        out.append(f"import {name}")
+    return tuple(out)
+
+
 def _import_edit(doc: Document, imports: tuple[str, ...]) -> TextEdit | None:
     if not imports:
         return None
@@ -323,6 +377,7 @@ def plan_edit(doc: Document, target: ActionTarget, answer: str, *, check_syntax:
         new_text = body
     else:
         new_text = target.lead + body + target.trail
+    imports = imports + unimported_modules(doc, body, imports)
     edits = [TextEdit(target.start, target.end, new_text)]
     for extra in (_helper_edit(doc, target, helpers), _import_edit(doc, imports)):
         if extra is not None and not (target.start < extra.start < target.end):
