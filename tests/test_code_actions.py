@@ -312,6 +312,20 @@ def test_answer_without_code_is_refused():
     assert plan_edit(doc, target, "```python\n```").refused == "the model's answer held no code"
 
 
+@pytest.mark.parametrize(
+    "ext,text,answer",
+    [
+        ("py", "def f():\n    pass\n", "```python\ndef f():\n    \"\"\"Doc.\"\"\"\n    # to do\n    pass\n```"),
+        ("rs", "fn f() -> u8 {\n    todo!()\n}\n", "```rust\nfn f() -> u8 {\n    // the answer\n    unimplemented!()\n}\n```"),
+        ("js", "function f() {\n  // TODO\n}\n", "```javascript\nfunction f() {\n  throw new Error('not implemented');\n}\n```"),
+    ],
+)
+def test_answer_that_only_restates_the_placeholder_is_refused(ext, text, answer):
+    doc = doc_of(text, ext)
+    (target,) = find_targets(doc, at(doc, 0, 4))
+    assert plan_edit(doc, target, answer).refused == "the model's answer held no code"
+
+
 def test_generate_drops_the_echoed_comment_and_the_repeated_following_code():
     text = "def main(rows):\n    # print each row\n    return rows\n"
     doc = doc_of(text, "py")

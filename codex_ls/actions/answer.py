@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from codex_ls.actions.find import EDIT, GENERATE, IMPLEMENT, ActionTarget, _body_items, _is_docstring, captured, functions_in
+from codex_ls.actions.find import _PLACEHOLDER, EDIT, GENERATE, IMPLEMENT, ActionTarget, _body_items, _is_docstring, captured, functions_in
 from codex_ls.documents import Document, count_errors
 from codex_ls.languages import new_parser
 
@@ -359,9 +359,9 @@ def plan_edit(doc: Document, target: ActionTarget, answer: str, *, check_syntax:
     if target.kind == IMPLEMENT:
         parts = _split_function_answer(doc, target, code)
         code, imports, helpers = parts.body, parts.imports, parts.helpers
-        lines = [l for l in code.split("\n") if l.strip()]
-        if target.language == "python" and lines and all(re.match(r"\s*(#|$)", l) for l in lines):
-            code = ""
+        lines = [l.strip() for l in code.split("\n") if l.strip()]
+        if all(l.startswith(doc.language.comment_prefix) or _PLACEHOLDER.match(l) for l in lines):
+            code = ""  # only comments and placeholders (`pass`, `todo!()`): nothing implemented
     elif target.kind == GENERATE:
         code = "\n".join(l for l in code.split("\n") if INSERT_MARKER not in l)  # an echoed marker line
         code = _after_echoed_comment(code, target.snippet)
