@@ -65,6 +65,18 @@ def test_token_healing_keeps_a_control_token_or_a_whitespace_run(engine, end):
 
 
 @pytest.mark.real_model
+@pytest.mark.parametrize("before", ["same prompt", "longer prompt", "other prompt"])
+def test_sampling_starts_after_the_whole_prompt_whatever_the_kv_cache_holds(engine, before):
+    # At a temperature this low, sampling picks the argmax: the text must be the greedy one,
+    # whether the KV cache holds this prompt and an earlier answer, a longer prompt, or another.
+    first = {"same prompt": FIM, "longer prompt": FIM + "    for arg in args:\n", "other prompt": "<|fim_prefix|>x = 1<|fim_suffix|><|fim_middle|>"}[before]
+    greedy = engine.generate(GenerationRequest(prompt=FIM, max_tokens=12)).text
+    engine.generate(GenerationRequest(prompt=first, max_tokens=12))
+    sampled = engine.generate(GenerationRequest(prompt=FIM, max_tokens=12, temperature=0.01)).text
+    assert greedy.strip() and sampled == greedy
+
+
+@pytest.mark.real_model
 def test_one_more_character_evaluates_only_the_new_tokens(engine):
     line = "    for arg in args:"
     engine.generate(GenerationRequest(prompt=FIM + line[:10], max_tokens=4, token_healing=True))

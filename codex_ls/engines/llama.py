@@ -246,6 +246,7 @@ class LlamaCppEngine:
                         generated_tokens=0,
                         elapsed_ms=(time.perf_counter() - start) * 1000.0,
                     )
+                heal_used = bool(heal)
                 if greedy or heal:
                     llm.n_tokens = len(tokens) - 1
                     llm.eval(tokens[-1:])
@@ -258,8 +259,10 @@ class LlamaCppEngine:
                         # Greedy decoding by hand: llama-cpp-python's sampler chain is only needed for sampling.
                         self._greedy(stream)
                 if stream.finish is None:
+                    # Sampling: generate() finds the prompt in the KV cache and evaluates its last
+                    # token (after healing, the healed tokens are part of the prompt).
                     gen = llm.generate(
-                        llm._input_ids.tolist(),
+                        llm._input_ids.tolist() if heal_used else tokens,
                         top_k=40,
                         top_p=0.95,
                         min_p=0.0,
