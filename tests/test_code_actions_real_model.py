@@ -73,3 +73,48 @@ async def test_real_model_action_edit_parses_and_lands_in_place(client: Language
     if kept_below:
         assert new_lines[-kept_below - 1 :] == lines[-kept_below - 1 :], after  # and so is the code below
     assert after != text and len(new_lines) >= kept_above + kept_below + 1
+
+
+REDRAW_DOC = (
+    "def pairs_with_sum(numbers: list[int], total: int) -> int:\n"
+    '    """Count the pairs (i < j) with numbers[i] + numbers[j] == total.\n'
+    "    Use count_pairs_fast(numbers, total), which does exactly that.\n"
+    '    """\n'
+    "    pass\n"
+)
+
+
+def test_an_answer_with_undefined_names_is_drawn_again_with_fixed_seeds(caplog):
+    """The docstring sends the model to a helper nothing defines: the first (greedy) answer
+    calls it, pyflakes sees it, and the answer is drawn again, the same way every time."""
+    import logging
+
+    from codex_ls.actions import IMPLEMENT, find_targets
+    from codex_ls.actions.lint import new_undefined_names
+    from codex_ls.engines.base import CancelToken
+    from codex_ls.engines.llama import LlamaCppEngine
+    from codex_ls.features.code_action import REDRAWS, _write
+    from codex_ls.models import resolve_model
+    from codex_ls.settings import Settings
+
+    doc = Document("file:///redraw.py", REDRAW_DOC, 0, "python")
+    (target,) = [t for t in find_targets(doc, REDRAW_DOC.index("pass")) if t.kind == IMPLEMENT]
+    engine = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
+    settings = Settings().code_actions
+    runs = []
+    try:
+        for _ in range(2):
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="codex_ls"):
+                plan, _result = _write(engine, doc, target, [], settings, CancelToken(), lambda n: None)
+            drawn = [r.getMessage() for r in caplog.records if "drawing again" in r.getMessage()]
+            runs.append((plan, drawn))
+    finally:
+        engine.close()
+    plan, drawn = runs[0]
+    assert drawn and "`count_pairs_fast` is undefined" in drawn[0]  # the greedy answer called the undefined helper
+    assert 1 <= len(drawn) <= REDRAWS
+    assert plan.refused is None
+    left = new_undefined_names(REDRAW_DOC, apply_edits(REDRAW_DOC, plan.edits))
+    assert len(left) < 1 or len(drawn) == REDRAWS  # kept a redrawn answer without it, or tried them all
+    assert runs[1][0].edits == plan.edits and runs[1][1] == drawn  # fixed seeds: the same edit again

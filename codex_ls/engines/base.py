@@ -65,6 +65,8 @@ class GenerationRequest:
             control token, or whitespace after a control token or whitespace
             (an indentation), is kept. Engines whose
             ``heals_tokens`` is false ignore it.
+        seed: the sampling seed when ``temperature > 0`` (the same seed and prompt give the
+            same text); ``None``: a random one.
     """
 
     prompt: str
@@ -74,6 +76,7 @@ class GenerationRequest:
     should_stop: Callable[[str], int | None] | None = None
     deadline_s: float | None = None
     token_healing: bool = False
+    seed: int | None = None
 
 
 Role = Literal["system", "user", "assistant"]
@@ -108,6 +111,7 @@ class ChatRequest:
         temperature: 0 for greedy decoding.
         should_stop: as in :class:`GenerationRequest`.
         deadline_s: absolute ``time.monotonic()`` deadline; ``None`` for none.
+        seed: as in :class:`GenerationRequest`.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -116,6 +120,7 @@ class ChatRequest:
     temperature: float = 0.0
     should_stop: Callable[[str], int | None] | None = None
     deadline_s: float | None = None
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

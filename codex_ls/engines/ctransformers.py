@@ -148,6 +148,7 @@ class CTransformersEngine:
                     top_p=1.0 if greedy else 0.95,
                     temperature=1.0 if greedy else request.temperature,
                     repetition_penalty=1.0,
+                    seed=-1 if greedy or request.seed is None else request.seed,
                     threads=self.threads,
                     reset=True,
                 )

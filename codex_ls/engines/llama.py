@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
 import time
 from functools import lru_cache
@@ -259,6 +260,7 @@ class LlamaCppEngine:
                         # Greedy decoding by hand: llama-cpp-python's sampler chain is only needed for sampling.
                         self._greedy(stream)
                 if stream.finish is None:
+                    llm.set_seed(request.seed if request.seed is not None else random.getrandbits(32))
                     # Sampling: generate() finds the prompt in the KV cache and evaluates its last
                     # token (after healing, the healed tokens are part of the prompt).
                     gen = llm.generate(

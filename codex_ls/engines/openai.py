@@ -325,6 +325,8 @@ class OpenAIEngine:
         common = {"temperature": request.temperature, "stream": True}
         if request.temperature <= 0:
             common["top_k"] = 1  # greedy, also on servers that sample at temperature 0
+        elif request.seed is not None:
+            common["seed"] = request.seed
         if parts is not None:
             body = {"input_prefix": parts[0], "input_suffix": parts[1], "prompt": "", "n_predict": request.max_tokens, "cache_prompt": True, **common}
             if request.stop:
@@ -358,6 +360,8 @@ class OpenAIEngine:
         }
         if request.temperature <= 0:
             body["top_k"] = 1
+        elif request.seed is not None:
+            body["seed"] = request.seed
         model = self.chat_model or self.model
         if model:
             body["model"] = model

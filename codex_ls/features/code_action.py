@@ -20,12 +20,14 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from codex_ls.actions import ACTION_KINDS, EDIT, GENERATE, IMPLEMENT, TITLES, ActionTarget, answer_prefix, build_messages, code_block_end, find_targets, plan_edit
+from codex_ls.actions import ACTION_KINDS, EDIT, GENERATE, IMPLEMENT, TITLES, ActionTarget, answer_prefix, apply_edits, build_messages, code_block_end, find_targets, plan_edit
+from codex_ls.actions.lint import new_undefined_names
 from codex_ls.engines.base import CancelToken, EngineError
 from codex_ls.features.inline_completion import snapshot
 
@@ -161,48 +163,96 @@ class _Progress:
             self.token = None
 
 
-def _write(engine, snap, target: ActionTarget, others, settings, cancel: CancelToken, on_tokens):
-    """Engine thread: prompt, generate, check. Returns ``(plan, result)``."""
-    from codex_ls.engines.base import ChatMessage, ChatRequest
+REDRAWS = 2
+"""Most extra answers drawn for an answer with flaws (see :func:`_write`)."""
+REDRAW_TEMPERATURE = 0.7
+"""Sampling temperature of those extra answers (the first one is greedy by default)."""
 
-    messages = build_messages(snap, target, others)
-    count = [0]
+
+def _ask(engine, chat, target: ActionTarget, settings, cancel: CancelToken, deadline: float, on_tokens, count: list[int], seed: int | None = None):
+    """Engine thread: one answer to ``chat`` (an in-process model continues the answer prefix);
+    ``seed`` for sampling (``settings.temperature > 0``)."""
+    from codex_ls.engines.base import ChatRequest, GenerationRequest
+    from codex_ls.engines.chat import TURN_ENDS, format_chat
+
+    prefix = answer_prefix(target) if getattr(engine, "name", "") == "llama-cpp" else ""
 
     def should_stop(text: str):
         count[0] += 1
         if count[0] % 16 == 0:
             on_tokens(count[0])
-        return code_block_end(text)  # the prose after the code block is never used
+        cut = code_block_end(prefix + text)  # the prose after the code block is never used
+        return None if cut is None else max(0, cut - len(prefix))
 
-    chat = tuple(ChatMessage(role, content) for role, content in messages)
-    deadline = time.monotonic() + settings.timeout_ms / 1000.0
-    prefix = answer_prefix(target) if getattr(engine, "name", "") == "llama-cpp" else ""
     if prefix:
         # An in-process model continues an answer that already holds the signature: it writes
         # only the body (fewer tokens, and it cannot change the signature).
-        from codex_ls.engines.base import GenerationRequest
-        from codex_ls.engines.chat import TURN_ENDS, format_chat
-
-        def stop_after_block(text: str):
-            count[0] += 1
-            if count[0] % 16 == 0:
-                on_tokens(count[0])
-            cut = code_block_end(prefix + text)
-            return None if cut is None else max(0, cut - len(prefix))
-
         prompt = format_chat(chat, engine.model_info().chat_template) + prefix
-        result = engine.generate(GenerationRequest(prompt=prompt, max_tokens=settings.max_tokens, stop=TURN_ENDS, temperature=settings.temperature, should_stop=stop_after_block, deadline_s=deadline), cancel)
+        result = engine.generate(GenerationRequest(prompt=prompt, max_tokens=settings.max_tokens, stop=TURN_ENDS, temperature=settings.temperature, should_stop=should_stop, deadline_s=deadline, seed=seed), cancel)
         result.text = prefix + result.text
-    else:
-        request = ChatRequest(messages=chat, max_tokens=settings.max_tokens, temperature=settings.temperature, should_stop=should_stop, deadline_s=deadline)
-        result = engine.chat(request, cancel)
+        return result
+    request = ChatRequest(messages=chat, max_tokens=settings.max_tokens, temperature=settings.temperature, should_stop=should_stop, deadline_s=deadline, seed=seed)
+    return engine.chat(request, cancel)
+
+
+def _write(engine, snap, target: ActionTarget, others, settings, cancel: CancelToken, on_tokens):
+    """Engine thread: prompt, generate, check. Returns ``(plan, result)``.
+
+    An answer with flaws (:func:`_flaws`: refused by the checks; a Python answer that uses
+    names nothing defines, ``factorial(i)`` with no ``factorial``, found with pyflakes; an
+    answer cut by the token limit) is drawn again, up to :data:`REDRAWS` times, from the same
+    prompt at :data:`REDRAW_TEMPERATURE` with fixed seeds (1, 2: the same request gives the
+    same edit); a redrawn answer replaces the current one when it passes the checks and the
+    current one does not, or has fewer flaws. Rejection sampling with a static check: nothing is run. Asking the
+    0.5B model to fix its answer instead (Self-Debugging, Chen et al., 2023) made it repeat
+    the same code."""
+    from codex_ls.engines.base import ChatMessage
+
+    chat = tuple(ChatMessage(role, content) for role, content in build_messages(snap, target, others))
+    deadline = time.monotonic() + settings.timeout_ms / 1000.0
+    count = [0]
+    result = _ask(engine, chat, target, settings, cancel, deadline, on_tokens, count)
+    _log_result(target, snap, result)
+    if cancel.cancelled or result.finish_reason == "cancelled":
+        return None, result
+    plan = plan_edit(snap, target, result.text)
+    flaws = _flaws(snap, plan, result)
+    for attempt in range(REDRAWS):
+        if not flaws or time.monotonic() >= deadline:
+            break
+        log.info("code action %s %s: %s; drawing again", target.kind, snap.uri, "; ".join(flaws))
+        again = replace(settings, temperature=max(settings.temperature, REDRAW_TEMPERATURE))
+        second = _ask(engine, chat, target, again, cancel, deadline, on_tokens, count, seed=attempt + 1)
+        _log_result(target, snap, second)
+        if cancel.cancelled or second.finish_reason == "cancelled":
+            return None, second
+        redrawn = plan_edit(snap, target, second.text)
+        left = _flaws(snap, redrawn, second)
+        if redrawn.refused is None and (plan.refused is not None or len(left) < len(flaws)):
+            plan, result, flaws = redrawn, second, left
+    return plan, result
+
+
+def _flaws(snap, plan, result) -> list[str]:
+    """What makes an answer worth drawing again (``[]``: nothing): why it was refused (no code,
+    only the placeholder, new syntax errors); else, in Python, each name it uses that nothing
+    defines, and running out of tokens (``finish_reason == "length"``: a small model that
+    repeats itself until the limit)."""
+    if plan.refused is not None:
+        return [plan.refused]
+    flaws = []
+    if snap.language is not None and snap.language.name == "python":
+        flaws += [f"`{name}` is undefined" for name in new_undefined_names(snap.text, apply_edits(snap.text, plan.edits))]
+    if result.finish_reason == "length":
+        flaws.append("the answer ran out of tokens")
+    return flaws
+
+
+def _log_result(target: ActionTarget, snap, result) -> None:
     log.info(
         "code action %s %s prompt=%d eval=%d gen=%d %.0fms finish=%s",
         target.kind, snap.uri, result.prompt_tokens, result.prompt_tokens_evaluated, result.generated_tokens, result.elapsed_ms, result.finish_reason,
     )
-    if cancel.cancelled or result.finish_reason == "cancelled":
-        return None, result
-    return plan_edit(snap, target, result.text), result
 
 
 def _position(doc, offset: int) -> types.Position:
