@@ -117,6 +117,12 @@ def test_generation_is_greedy_and_honours_stops_and_cancel(engine):
     assert cancelled.finish_reason == "cancelled" and cancelled.generated_tokens == 1
 
 
+def test_sampling_follows_the_seed(engine):
+    texts = [engine.generate(GenerationRequest("def f(", max_tokens=12, temperature=1.0, seed=seed)).text for seed in (1, 2, 3, 1)]
+    assert texts[0] == texts[3]  # the same seed, the same text
+    assert len(set(texts)) > 1  # other seeds sample other text
+
+
 def test_chat_uses_chatml(engine):
     result = engine.chat(ChatRequest((ChatMessage("user", "fix f"),), max_tokens=5))
     assert result.generated_tokens == 5 and result.prompt_tokens > 10  # the ChatML markers are in the prompt

@@ -92,6 +92,17 @@ def test_streamed_completion_stops_and_cancels(tiny_server):
     engine.close()
 
 
+def test_sampling_seed_reaches_the_server(tiny_server):
+    engine = OpenAIEngine(tiny_server.url, fim=QWEN_FIM)
+    prompt = "<|fim_prefix|>def f(<|fim_suffix|>\n<|fim_middle|>"
+    texts = [engine.generate(GenerationRequest(prompt, max_tokens=12, temperature=1.0, seed=seed)).text for seed in (1, 2, 3, 1)]
+    assert texts[0] == texts[3]  # the same seed, the same text
+    assert len(set(texts)) > 1  # the seed is used: other seeds sample other text
+    chats = [engine.chat(ChatRequest((ChatMessage("user", "f?"),), max_tokens=8, temperature=1.0, seed=seed)).text for seed in (1, 2, 3, 1)]
+    assert chats[0] == chats[3] and len(set(chats)) > 1
+    engine.close()
+
+
 def test_chat_through_chat_completions_matches_local_chat_template(tiny_server, local_tiny):
     engine = OpenAIEngine(tiny_server.url)
     request = ChatRequest((ChatMessage("system", "You explain code."), ChatMessage("user", "What does f do?")), max_tokens=8)
