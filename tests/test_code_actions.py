@@ -203,47 +203,48 @@ def below_zero(operations: List[int]) -> bool:
 '''
 
 
+def implemented(text: str, row: int, column: int, answer: str, edits: int | None = None) -> tuple[str, dict]:
+    """*Implement function* at ``row``:``column`` of the Python ``text`` with ``answer``: the
+    edited text (the plan must be accepted, with ``edits`` edits when given) and its namespace
+    once run."""
+    doc = doc_of(text, "py")
+    (target,) = find_targets(doc, at(doc, row, column))
+    plan = plan_edit(doc, target, answer)
+    assert plan.refused is None, plan.refused
+    assert edits is None or len(plan.edits) == edits
+    result = apply_edits(text, plan.edits)
+    scope: dict = {}
+    exec(result, scope)
+    return result, scope
+
+
 def test_implement_keeps_signature_and_docstring_and_takes_the_answers_body():
-    doc = doc_of(HUMANEVAL_LIKE, "py")
-    (target,) = find_targets(doc, at(doc, 3, 6))
     answer = (
         "Here is the implementation:\n```python\nfrom typing import List\n\n"
         "def below_zero(operations: List[int]) -> bool:\n"
         '    """ Detect if at any point the balance falls below zero."""\n'
         "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < 0:\n            return True\n    return False\n```\n"
     )
-    plan = plan_edit(doc, target, answer)
-    assert plan.refused is None and len(plan.edits) == 1
-    result = apply_edits(doc.text, plan.edits)
+    result, scope = implemented(HUMANEVAL_LIKE, 3, 6, answer, edits=1)
     assert result.startswith(HUMANEVAL_LIKE[: HUMANEVAL_LIKE.index("    pass")])  # signature and docstring unchanged
     assert "pass" not in result and result.count('"""') == 2
-    scope: dict = {}
-    exec(result, scope)
     assert scope["below_zero"]([1, 2, -4, 5]) is True and scope["below_zero"]([1, 2]) is False
 
 
 def test_implement_adds_missing_imports_and_helpers_in_one_plan():
     text = "def count_primes(n: int) -> int:\n    \"\"\"Primes below n.\"\"\"\n    pass\n"
-    doc = doc_of(text, "py")
-    (target,) = find_targets(doc, at(doc, 0, 5))
     answer = (
         "```python\nimport math\n\ndef is_prime(k):\n    if k < 2:\n        return False\n"
         "    return all(k % d for d in range(2, math.isqrt(k) + 1))\n\n"
         "def count_primes(n: int) -> int:\n    return sum(1 for k in range(n) if is_prime(k))\n```"
     )
-    plan = plan_edit(doc, target, answer)
-    assert plan.refused is None and len(plan.edits) == 3
-    result = apply_edits(text, plan.edits)
-    scope: dict = {}
-    exec(result, scope)
+    result, scope = implemented(text, 0, 5, answer, edits=3)
     assert scope["count_primes"](10) == 4
     assert result.index("import math") < result.index("def is_prime") < result.index("def count_primes")
 
 
 def test_standard_library_modules_the_answer_uses_without_importing_are_imported():
     text = '"""Hashes."""\nfrom typing import Optional\n\n\ndef digest(text: str, string: str = "") -> Optional[str]:\n    """The md5 of text."""\n    pass\n'
-    doc = doc_of(text, "py")
-    (target,) = find_targets(doc, at(doc, 6, 5))
     # hashlib and re are used and never imported; `string` is a parameter here (not the
     # module); `os` is only in a comment; `math` is imported by the answer itself.
     answer = (
@@ -252,13 +253,9 @@ def test_standard_library_modules_the_answer_uses_without_importing_are_imported
         "    text = re.sub(r'\\s+', ' ', text) + string.strip() * int(math.floor(0.5))\n"
         "    return hashlib.md5(text.encode()).hexdigest()\n```"
     )
-    plan = plan_edit(doc, target, answer)
-    assert plan.refused is None
-    result = apply_edits(text, plan.edits)
+    result, scope = implemented(text, 6, 5, answer)
     header = result[: result.index("def digest")]
     assert header == '"""Hashes."""\nfrom typing import Optional\nimport math\nimport hashlib\nimport re\n\n\n'
-    scope: dict = {}
-    exec(result, scope)
     assert scope["digest"]("a  b") == hashlib.md5(b"a b").hexdigest() and scope["digest"]("") is None
 
 
@@ -485,12 +482,8 @@ def test_implement_keeps_imports_that_open_the_body_and_leaves_them_out_of_the_i
     (target,) = find_targets(doc, at(doc, 0, 5))
     assert target.instruction == "Area of a circle of radius r."
     assert "import math" in target.snippet
-    plan = plan_edit(doc, target, "```python\ndef area(r):\n    import math\n    return math.pi * r * r\n```")
-    assert plan.refused is None
-    result = apply_edits(text, plan.edits)
+    result, scope = implemented(text, 0, 5, "```python\ndef area(r):\n    import math\n    return math.pi * r * r\n```")
     assert result.startswith(text[: text.index("    pass")]) and "pass" not in result
-    scope: dict = {}
-    exec(result, scope)
     assert abs(scope["area"](1.0) - 3.14159) < 1e-3
 
 
