@@ -16,6 +16,7 @@ def test_undefined_names_counts_uses_and_ignores_what_is_defined():
 def test_only_names_the_edit_adds_count():
     after = BEFORE.replace("    pass\n", "    return [factorial(i) for i in range(1, n + 1)] + [math.prod(range(1, n))]\n")
     assert new_undefined_names(BEFORE, after) == ["factorial"]  # helper() was undefined before the edit
+    assert new_undefined_names(undefined_names(BEFORE), after) == ["factorial"]  # counted once, as the server does
     fixed = BEFORE.replace("    pass\n", "    return [math.factorial(i) for i in range(1, n + 1)]\n")
     assert new_undefined_names(BEFORE, fixed) == []
     assert new_undefined_names(BEFORE, after + "def broken(:\n") == []

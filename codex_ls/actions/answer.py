@@ -287,8 +287,8 @@ def unimported_modules(doc: Document, body: str, imports: tuple[str, ...] = ()) 
     """Python only: ``import X`` statements for the standard-library modules ``X`` that ``body``
     (the code to insert) uses as ``X.attr`` but that neither ``doc``, ``body`` nor the answer's
     ``imports`` bind (no import, assignment, parameter or other use of the bare name), e.g.
-    ``hashlib.md5(...)`` in a file without ``import hashlib``. In document order; ``()`` for
-    other languages. Like an editor's auto-import, limited to modules that need no install."""
+    ``hashlib.md5(...)`` in a file without ``import hashlib``. Sorted by module name; ``()``
+    for other languages. Like an editor's auto-import, limited to modules that need no install."""
     if doc.language.name != "python" or "." not in body:
         return ()
     names = {m.group(1) for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)\s*\.\s*[A-Za-z_]", body)}

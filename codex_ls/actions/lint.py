@@ -36,10 +36,12 @@ def undefined_names(source: str) -> Counter[str] | None:
     return out
 
 
-def new_undefined_names(before: str, after: str) -> list[str]:
+def new_undefined_names(before: str | Counter[str] | None, after: str) -> list[str]:
     """The names that ``after`` (the document with the edit applied) uses undefined more often
-    than ``before`` does, sorted; ``[]`` when either does not compile."""
-    old, new = undefined_names(before), undefined_names(after)
+    than ``before`` (the document's text, or its :func:`undefined_names` already counted) does,
+    sorted; ``[]`` when either does not compile."""
+    old = undefined_names(before) if isinstance(before, str) else before
+    new = undefined_names(after)
     if old is None or new is None:
         return []
     return sorted(name for name, count in new.items() if count > old.get(name, 0))

@@ -27,7 +27,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from codex_ls.actions import ACTION_KINDS, EDIT, GENERATE, IMPLEMENT, TITLES, ActionTarget, answer_prefix, apply_edits, build_messages, code_block_end, find_targets, plan_edit
-from codex_ls.actions.lint import new_undefined_names
+from codex_ls.actions.lint import new_undefined_names, undefined_names
 from codex_ls.engines.base import CancelToken, EngineError
 from codex_ls.features.inline_completion import snapshot
 
@@ -203,9 +203,9 @@ def _write(engine, snap, target: ActionTarget, others, settings, cancel: CancelT
     answer cut by the token limit) is drawn again, up to :data:`REDRAWS` times, from the same
     prompt at :data:`REDRAW_TEMPERATURE` with fixed seeds (1, 2: the same request gives the
     same edit); a redrawn answer replaces the current one when it passes the checks and the
-    current one does not, or has fewer flaws. Rejection sampling with a static check: nothing is run. Asking the
-    0.5B model to fix its answer instead (Self-Debugging, Chen et al., 2023) made it repeat
-    the same code."""
+    current one does not, or has fewer flaws. Rejection sampling with static checks: nothing
+    is run. Asking the 0.5B model to fix its answer instead (Self-Debugging, Chen et al.,
+    2023) made it repeat the same code."""
     from codex_ls.engines.base import ChatMessage
 
     chat = tuple(ChatMessage(role, content) for role, content in build_messages(snap, target, others))
@@ -216,7 +216,9 @@ def _write(engine, snap, target: ActionTarget, others, settings, cancel: CancelT
     if cancel.cancelled or result.finish_reason == "cancelled":
         return None, result
     plan = plan_edit(snap, target, result.text)
-    flaws = _flaws(snap, plan, result)
+    python = snap.language is not None and snap.language.name == "python"
+    undefined_before = undefined_names(snap.text) if python else None  # the user's own, once
+    flaws = _flaws(snap, plan, result, undefined_before)
     for attempt in range(REDRAWS):
         if not flaws or time.monotonic() >= deadline:
             break
@@ -227,22 +229,23 @@ def _write(engine, snap, target: ActionTarget, others, settings, cancel: CancelT
         if cancel.cancelled or second.finish_reason == "cancelled":
             return None, second
         redrawn = plan_edit(snap, target, second.text)
-        left = _flaws(snap, redrawn, second)
+        left = _flaws(snap, redrawn, second, undefined_before)
         if redrawn.refused is None and (plan.refused is not None or len(left) < len(flaws)):
             plan, result, flaws = redrawn, second, left
     return plan, result
 
 
-def _flaws(snap, plan, result) -> list[str]:
+def _flaws(snap, plan, result, undefined_before) -> list[str]:
     """What makes an answer worth drawing again (``[]``: nothing): why it was refused (no code,
-    only the placeholder, new syntax errors); else, in Python, each name it uses that nothing
-    defines, and running out of tokens (``finish_reason == "length"``: a small model that
-    repeats itself until the limit)."""
+    only the placeholder, new syntax errors); else, in Python (``undefined_before``: the
+    document's own undefined names, ``None`` elsewhere or when it does not compile), each name
+    it uses that nothing defines, and running out of tokens (``finish_reason == "length"``: a
+    small model that repeats itself until the limit)."""
     if plan.refused is not None:
         return [plan.refused]
     flaws = []
-    if snap.language is not None and snap.language.name == "python":
-        flaws += [f"`{name}` is undefined" for name in new_undefined_names(snap.text, apply_edits(snap.text, plan.edits))]
+    if undefined_before is not None:
+        flaws += [f"`{name}` is undefined" for name in new_undefined_names(undefined_before, apply_edits(snap.text, plan.edits))]
     if result.finish_reason == "length":
         flaws.append("the answer ran out of tokens")
     return flaws
