@@ -118,3 +118,61 @@ def test_an_answer_with_undefined_names_is_drawn_again_with_fixed_seeds(caplog):
     left = new_undefined_names(REDRAW_DOC, apply_edits(REDRAW_DOC, plan.edits))
     assert len(left) < 1 or len(drawn) == REDRAWS  # kept a redrawn answer without it, or tried them all
     assert runs[1][0].edits == plan.edits and runs[1][1] == drawn  # fixed seeds: the same edit again
+
+
+SURE_DOC = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n    pass\n'
+UNSURE_DOC = (
+    "def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:\n"
+    '    """Merge overlapping or touching ranges; return them sorted."""\n'
+    "    pass\n"
+)
+
+
+def _write_logged(text: str, caplog):
+    """Run *Implement function* on ``text`` in process; returns the kept answer, the mean
+    log-probability of every answer drawn (from the log, in order) and the redraw messages."""
+    import logging
+    import re
+
+    from codex_ls.actions import IMPLEMENT, find_targets
+    from codex_ls.engines.base import CancelToken
+    from codex_ls.engines.llama import LlamaCppEngine
+    from codex_ls.features.code_action import _write
+    from codex_ls.models import resolve_model
+    from codex_ls.settings import Settings
+
+    doc = Document("file:///unsure.py", text, 0, "python")
+    (target,) = [t for t in find_targets(doc, text.index("pass")) if t.kind == IMPLEMENT]
+    engine = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
+    caplog.clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="codex_ls"):
+            plan, result = _write(engine, doc, target, [], Settings().code_actions, CancelToken(), lambda n: None)
+    finally:
+        engine.close()
+    messages = [r.getMessage() for r in caplog.records]
+    logprobs = [float(m) for msg in messages for m in re.findall(r"finish=\w+ logprob=(-?[0-9.]+)$", msg)]
+    return plan, result, logprobs, [m for m in messages if "drawing again" in m]
+
+
+def test_a_sure_answer_is_kept_without_drawing_again(caplog):
+    from codex_ls.features.code_action import UNSURE_LOGPROB
+
+    plan, result, logprobs, drawn = _write_logged(SURE_DOC, caplog)
+    assert plan.refused is None and drawn == []
+    assert logprobs == [pytest.approx(result.mean_logprob, abs=5e-4)] and result.mean_logprob >= UNSURE_LOGPROB
+
+
+def test_an_unsure_answer_is_drawn_again_and_the_most_likely_answer_is_kept(caplog):
+    """The greedy answer's mean log-probability is below the threshold, so more answers are
+    drawn (until one is sure, at most REDRAWS) and the most likely one is kept: here a redrawn
+    one (fixed seeds: the same answers every time)."""
+    from codex_ls.features.code_action import REDRAWS, UNSURE_LOGPROB
+
+    plan, result, logprobs, drawn = _write_logged(UNSURE_DOC, caplog)
+    assert plan.refused is None
+    assert logprobs[0] < UNSURE_LOGPROB and "unsure" in drawn[0]
+    assert 1 <= len(drawn) <= REDRAWS and len(logprobs) == len(drawn) + 1
+    assert result.mean_logprob == pytest.approx(max(logprobs), abs=5e-4)  # none had flaws: the likeliest wins
+    assert result.mean_logprob > logprobs[0] + 1e-3  # and it is not the first answer
+    assert len(drawn) == REDRAWS or max(logprobs) >= UNSURE_LOGPROB  # stopped early only once sure

@@ -122,3 +122,52 @@ def test_prompt_lookup_keeps_drafted_tokens_where_the_code_repeats():
         assert eng.draft_tokens > 0 and eng.accepted_tokens > 0  # the repeated pattern was drafted and kept
     finally:
         eng.close()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """llama-cpp-python keeping the logits of every position: the reference log-probabilities."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(resolve_model(allow_download=False).path), n_ctx=512, logits_all=True, verbose=False)
+    yield llm
+    llm.close()
+
+
+def _reference_mean_logprob(llm, prompt: str, text: str, generated: int) -> float:
+    import numpy as np
+
+    head = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+    tokens = llm.tokenize((prompt + text).encode(), add_bos=False, special=True)
+    assert tokens[: len(head)] == head and len(tokens) - len(head) == generated  # the same tokens again
+    llm.reset()
+    llm.eval(tokens)
+    rows = np.asarray(llm.scores[len(head) - 1 : len(tokens) - 1], dtype=np.float64)
+    top = rows.max(axis=1, keepdims=True)
+    logsoftmax = rows - top - np.log(np.exp(rows - top).sum(axis=1, keepdims=True))
+    return float(logsoftmax[np.arange(generated), tokens[len(head) :]].mean())
+
+
+AREA = (
+    "<|fim_prefix|>def area(shape, width, height):\n    if shape == 'square':\n        return width * height\n"
+    "    if shape == 'triangle':\n        return width * height / 2\n<|fim_suffix|>\n<|fim_middle|>"
+)
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize(("lookup", "temperature"), [(0, 0.0), (4, 0.0), (0, 0.8)])
+def test_mean_logprob_is_the_models_own_log_probability_of_the_answer(reference, lookup, temperature):
+    # Greedy step by step, greedy with prompt-lookup drafts (batched logits), and sampled (the
+    # logits generate() sampled from): the same figure as evaluating prompt + answer afresh.
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=512, prompt_lookup=lookup)
+    try:
+        prompt = AREA
+        result = eng.generate(GenerationRequest(prompt=prompt, max_tokens=16, temperature=temperature, seed=3, logprobs=True))
+        assert result.finish_reason == "length" and result.generated_tokens == 16
+        assert result.mean_logprob is not None and result.mean_logprob < 0
+        assert result.mean_logprob == pytest.approx(_reference_mean_logprob(reference, prompt, result.text, 16), abs=0.01)
+        assert eng.generate(GenerationRequest(prompt=prompt, max_tokens=4)).mean_logprob is None  # only when asked
+        if lookup:
+            assert eng.accepted_tokens >= 4  # drafts were kept: their log-probabilities come from the batch
+    finally:
+        eng.close()

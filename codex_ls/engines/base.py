@@ -67,6 +67,8 @@ class GenerationRequest:
             ``heals_tokens`` is false ignore it.
         seed: the sampling seed when ``temperature > 0`` (the same seed and prompt give the
             same text); ``None``: a random one.
+        logprobs: report :attr:`GenerationResult.mean_logprob` (engines that cannot
+            see the model's logits leave it ``None``).
     """
 
     prompt: str
@@ -77,6 +79,7 @@ class GenerationRequest:
     deadline_s: float | None = None
     token_healing: bool = False
     seed: int | None = None
+    logprobs: bool = False
 
 
 Role = Literal["system", "user", "assistant"]
@@ -112,6 +115,7 @@ class ChatRequest:
         should_stop: as in :class:`GenerationRequest`.
         deadline_s: absolute ``time.monotonic()`` deadline; ``None`` for none.
         seed: as in :class:`GenerationRequest`.
+        logprobs: as in :class:`GenerationRequest`.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -121,6 +125,7 @@ class ChatRequest:
     should_stop: Callable[[str], int | None] | None = None
     deadline_s: float | None = None
     seed: int | None = None
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,11 @@ class GenerationResult:
             came from the KV cache).
         generated_tokens: tokens sampled.
         elapsed_ms: wall time of the call, in milliseconds.
+        mean_logprob: when the request asked for ``logprobs``, the mean natural-log
+            probability of the generated tokens under the model's own distribution
+            (temperature 1, before top-k/top-p; whatever the request sampled with);
+            ``None`` when not asked, when nothing was generated, or when the engine
+            cannot see the logits (ctransformers, remote servers).
     """
 
     text: str
@@ -170,6 +180,7 @@ class GenerationResult:
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
     elapsed_ms: float = 0.0
+    mean_logprob: float | None = None
 
 
 @dataclass

@@ -230,6 +230,7 @@ class LlamaCppEngine:
                 cached = min(cached, len(tokens))
                 evaluated = len(tokens) - min(cached, len(tokens) - 1)
         greedy = request.temperature <= 0
+        want_logprobs = bool(getattr(request, "logprobs", False))
         try:
             with _stdout_to_stderr():
                 prefill_start = time.monotonic()
@@ -258,7 +259,7 @@ class LlamaCppEngine:
                         llm.eval([token])
                     if greedy and stream.finish is None:
                         # Greedy decoding by hand: llama-cpp-python's sampler chain is only needed for sampling.
-                        self._greedy(stream)
+                        self._greedy(stream, want_logprobs)
                 if stream.finish is None:
                     llm.set_seed(request.seed if request.seed is not None else random.getrandbits(32))
                     # Sampling: generate() finds the prompt in the KV cache and evaluates its last
@@ -273,6 +274,8 @@ class LlamaCppEngine:
                         reset=True,
                     )
                     for token in gen:
+                        if want_logprobs:  # generate() yields before it evaluates the token: the logits are the ones it sampled from
+                            stream.logprobs.append(_logprob(self._last_logits(), token))
                         if self._emit(stream, token):
                             break
                     gen.close()
@@ -280,7 +283,7 @@ class LlamaCppEngine:
             raise GenerationError(f"generation failed: {exc}") from exc
         return stream.result(len(tokens), evaluated, start, self.context_length)  # ran dry: the context is full
 
-    def _greedy(self, stream: TextStream) -> None:
+    def _greedy(self, stream: TextStream, logprobs: bool = False) -> None:
         """Greedy decoding from the current KV cache until ``stream`` ends, with prompt-lookup
         decoding when ``self.prompt_lookup`` > 0.
 
@@ -291,11 +294,15 @@ class LlamaCppEngine:
         at each position, so the text is the one plain greedy decoding writes (up to the float
         rounding of a batch); code repeats itself (the suffix, names, argument lists), so whole
         runs of tokens cost one batch instead of one step each.
+
+        ``logprobs``: append each token's log-probability to ``stream.logprobs``.
         """
         llm = self._llm
         lookup = NgramLookup(llm._input_ids.tolist()) if self.prompt_lookup > 0 else None
-        token = int(self._last_logits().argmax())
+        token, token_lp = _best(self._last_logits(), logprobs)
         while True:
+            if logprobs:
+                stream.logprobs.append(token_lp)
             if self._emit(stream, token):
                 return
             room = self.context_length - llm.n_tokens - 1
@@ -304,24 +311,26 @@ class LlamaCppEngine:
                 lookup.add(token)
             if not draft:
                 llm.eval([token])
-                token = int(self._last_logits().argmax())
+                token, token_lp = _best(self._last_logits(), logprobs)
                 continue
             start = llm.n_tokens
-            best = self._decode_all([token, *draft])
+            best = self._decode_all([token, *draft], logprobs)
             self.draft_tokens += len(draft)
             accepted = 0
-            for proposed, predicted in zip(draft, best):
+            for proposed, (predicted, predicted_lp) in zip(draft, best):
                 if proposed != predicted:
                     break
                 accepted += 1
                 self.accepted_tokens += 1
                 lookup.add(proposed)
+                if logprobs:
+                    stream.logprobs.append(predicted_lp)
                 if self._emit(stream, proposed):
                     break
             llm.n_tokens = start + 1 + accepted  # the rejected draft's KV cells go at the next eval
             if stream.finish is not None:
                 return
-            token = best[accepted]
+            token, token_lp = best[accepted]
 
     def _emit(self, stream: TextStream, token: int) -> bool:
         """Give ``token`` to ``stream``: an end-of-generation token ends it (``"stop"``), any
@@ -331,9 +340,10 @@ class LlamaCppEngine:
             return True
         return stream.push_bytes(self._llm.detokenize([token], prev_tokens=None)) is not None
 
-    def _decode_all(self, batch: list[int]) -> list[int]:
+    def _decode_all(self, batch: list[int], logprobs: bool = False) -> list[tuple[int, float | None]]:
         """Evaluate ``batch`` after the KV cache's ``n_tokens`` tokens with logits for every
-        position; returns the argmax token after each position."""
+        position; returns the argmax token after each position, with its log-probability
+        when ``logprobs`` (else ``None``)."""
         import llama_cpp
         import numpy as np
 
@@ -345,7 +355,7 @@ class LlamaCppEngine:
         llm.input_ids[start : start + len(batch)] = batch
         llm.n_tokens = start + len(batch)
         n_vocab = llm.n_vocab()
-        return [int(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(n_vocab,)).argmax()) for i in range(len(batch))]
+        return [_best(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(n_vocab,)), logprobs) for i in range(len(batch))]
 
     def _last_logits(self):
         """The logits of the last evaluated token: a float32 view of shape ``(n_vocab,)``, valid until the next eval."""
@@ -500,6 +510,21 @@ class PieceIndex:
                 hi += 1
         starts = [t for k in range(1, len(text)) for t in self._exact.get(text[:k], ())]
         return np.concatenate([self._sorted_ids[lo:hi], np.array(starts, dtype=np.int64)])
+
+
+def _logprob(logits, token: int) -> float:
+    """``log softmax(logits)[token]`` (natural log) of a float32 logits row, in float64."""
+    import numpy as np
+
+    row = logits.astype(np.float64)
+    top = row.max()
+    return float(row[token] - top - np.log(np.exp(row - top).sum()))
+
+
+def _best(logits, logprobs: bool) -> tuple[int, float | None]:
+    """The argmax token of a logits row, with its log-probability when ``logprobs``."""
+    token = int(logits.argmax())
+    return token, (_logprob(logits, token) if logprobs else None)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -46,6 +46,8 @@ class TextStream:
             cut position, else all of it (a split UTF-8 character held back
             until its last byte arrives).
         generated: pieces pushed (tokens).
+        logprobs: the log-probabilities of the generated tokens, for engines that
+            append them (the result's ``mean_logprob``).
         finish: the finish reason once ended, else ``None``.
     """
 
@@ -59,6 +61,7 @@ class TextStream:
         self._text_parts: list[str] = []
         self.text = ""
         self.generated = 0
+        self.logprobs: list[float] = []
         self.finish: str | None = None
 
     def push_bytes(self, data: bytes) -> str | None:
@@ -125,6 +128,7 @@ class TextStream:
             prompt_tokens_evaluated=evaluated,
             generated_tokens=self.generated,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            mean_logprob=sum(self.logprobs) / len(self.logprobs) if self.logprobs else None,
         )
 
 
