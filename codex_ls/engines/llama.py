@@ -230,7 +230,7 @@ class LlamaCppEngine:
                 cached = min(cached, len(tokens))
                 evaluated = len(tokens) - min(cached, len(tokens) - 1)
         greedy = request.temperature <= 0
-        want_logprobs = bool(getattr(request, "logprobs", False))
+        want_logprobs = request.logprobs
         try:
             with _stdout_to_stderr():
                 prefill_start = time.monotonic()
