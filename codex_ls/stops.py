@@ -421,3 +421,34 @@ def indentation_hint(prefix: str, ctx: CursorContext, unit: str) -> str | None:
     if code.lstrip().startswith(_DOCSTRING_END) or (code.endswith(_DOCSTRING_END) and code.count(code[-3:]) % 2 == 1):
         return prev_ws
     return None
+
+
+def indentation_levels(prefix: str, ctx: CursorContext, window_lines: int = 200) -> list[str]:
+    """The indentations a new Python line at the cursor may take when Python's rules leave
+    the choice open (:func:`indentation_hint` returns ``None``): deepest first.
+
+    From the last code line before the cursor upwards, each code line less indented than
+    all below it gives a level (the body of the last block goes on, or an enclosing block
+    does, after a dedent). With a next code line at width ``n``, the levels at ``n`` or
+    deeper are kept, and the one level just below ``n`` (a line there must open the block
+    that the next line is the body of). Only levels that start with what the cursor's line
+    already holds. Returns the whitespace strings as written in the document; ``[]`` unless
+    the cursor is at the start of a block completion.
+    """
+    if ctx.mode != "block" or ctx.line_prefix.strip():
+        return []
+    levels: list[str] = []
+    width: int | None = None
+    for line in reversed(prefix.split("\n")[:-1][-window_lines:]):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        w = indent_width(line)
+        if width is None or w < width:
+            levels.append(line[: len(line) - len(line.lstrip())])
+            width = w
+            if w == 0:
+                break
+    if ctx.next_lines:
+        n = indent_width(ctx.next_lines[0])
+        levels = [lv for lv in levels if indent_width(lv) >= n] + [lv for lv in levels if indent_width(lv) < n][:1]
+    return [lv for lv in levels if lv.startswith(ctx.line_prefix)]

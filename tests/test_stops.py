@@ -165,7 +165,7 @@ def test_opener_whose_body_is_already_below_is_one_line():
 
 # --- multi-line holes: look past the conservative end for the model repeating the code below ---
 
-from codex_ls.stops import body_floor, indent_unit, indentation_hint  # noqa: E402
+from codex_ls.stops import body_floor, indent_unit, indentation_hint, indentation_levels  # noqa: E402
 
 
 def run_rule_finished(prefix, suffix, generated, look_past, floor=4):
@@ -235,3 +235,29 @@ def test_indentation_hint(prefix, suffix, expected):
 def test_no_indentation_hint_after_code_on_the_line():
     prefix = "def f(x):\n    for i in x:\n        y = "
     assert indentation_hint(prefix, analyze_cursor(prefix, "\n"), "    ") is None
+
+
+@pytest.mark.parametrize(
+    "prefix, suffix, expected",
+    [
+        # The loop body may go on, or the loop may end (deepest first); or a line in column 0
+        # may open the block that the next line is the body of.
+        ("def f(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n", "    return out\n", ["        ", "    ", ""]),
+        # Three open blocks; the next line sits at the function body's level.
+        (
+            "def f(n):\n    for i in range(n):\n        if i:\n            g(i)\n",
+            "    return n\n",
+            ["            ", "        ", "    ", ""],
+        ),
+        # The next line is deeper than the loop: a line one level below it must open its block.
+        ("def f(xs):\n    for x in xs:\n        g(x)\n", "            h(x)\n", ["        "]),
+        # Blank and comment lines give no level; column 0 is a level at module level.
+        ("if a:\n    b()\n\n    # note\n", "c()\n", ["    ", ""]),
+        # The cursor's line already holds some indentation: only levels that start with it.
+        ("def f(xs):\n    for x in xs:\n        g(x)\n        ", "\n    return 1\n", ["        "]),
+        # Code before the cursor on its line: not a new line, no levels.
+        ("def f(xs):\n    for x in xs:\n        y = ", "\n", []),
+    ],
+)
+def test_indentation_levels(prefix, suffix, expected):
+    assert indentation_levels(prefix, analyze_cursor(prefix, suffix)) == expected
