@@ -166,6 +166,7 @@ def _prompt(
     others: Sequence[OtherDocument],
     root_uri: str | None,
     split: int | None = None,
+    anchor_line: int | None = None,
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
@@ -202,6 +203,7 @@ def _prompt(
         current_path=display_path(doc.uri, root_uri),
         repo=profile.repo,
         order=settings.fim_order,
+        anchor_line=anchor_line,
     )
 
 
@@ -315,6 +317,7 @@ def complete(
     cancel: CancelToken | None = None,
     others: Sequence[OtherDocument] = (),
     root_uri: str | None = None,
+    anchor_line: int | None = None,
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -328,6 +331,10 @@ def complete(
         others: the other open documents; definitions from them that the code
             near the cursor uses go into the prompt (``settings.context_tokens``).
         root_uri: the workspace root, for the paths shown to the model.
+        anchor_line: the ``prompt.first_line`` of the previous completion in this
+            document: the prefix starts there again while it fits (see
+            :func:`codex_ls.prompt.build_prompt`), so the KV cache keeps the
+            prompt's start when the cursor moves down.
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -344,7 +351,7 @@ def complete(
     # keystroke on this line, and the KV cache holds all of it but the last few tokens.
     in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
-    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line)
     indent = None if baseline else _indentation(doc, prefix, ctx)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)

@@ -54,6 +54,9 @@ class FimPrompt:
             estimate within a few tokens of the joint tokenization).
         context_tokens: tokens spent on other files and pinned lines (imports,
             enclosing scope headers) before the prefix.
+        first_line: the 0-based line of the document where the kept prefix
+            starts (pinned lines aside); pass it back as ``anchor_line`` for the
+            next prompt of the same document (see :func:`build_prompt`).
     """
 
     text: str
@@ -62,6 +65,7 @@ class FimPrompt:
     prefix_tokens: int
     suffix_tokens: int
     context_tokens: int = 0
+    first_line: int = 0
 
 
 def _split_keepends(text: str) -> list[str]:
@@ -114,6 +118,27 @@ def clip_prefix(prefix: str, budget: int, count_tokens: Callable[[str], int], ch
     return "".join(reversed(kept)), used
 
 
+STICKY_PREFIX_FACTOR = 2
+"""A prefix that starts at the previous prompt's first line may grow to this many times the
+prefix budget before its start moves (see :func:`build_prompt`)."""
+
+
+def prefix_from(prefix: str, anchor_line: int, limit: int, count_tokens: Callable[[str], int]) -> tuple[str, int] | None:
+    """The prefix from its 0-based line ``anchor_line`` on, with its token cost, if that line is
+    in ``prefix`` and the cost is at most ``limit`` tokens; else ``None``."""
+    lines = _split_keepends(prefix)
+    if prefix.endswith("\n"):
+        lines.append("")  # the cursor's (empty) line
+    if anchor_line < 0 or anchor_line >= len(lines):
+        return None
+    used = 0
+    for line in lines[anchor_line:]:
+        used += count_tokens(line) if line else 0
+        if used > limit:
+            return None
+    return "".join(lines[anchor_line:]), used
+
+
 def clip_suffix(suffix: str, budget: int, count_tokens: Callable[[str], int]) -> tuple[str, int]:
     """Keep the start of ``suffix`` that fits ``budget`` tokens, in whole lines.
 
@@ -155,6 +180,7 @@ def build_prompt(
     repo: RepoFormat | None = None,
     repo_name: str = "",
     order: str = "psm",
+    anchor_line: int | None = None,
 ) -> FimPrompt:
     """A FIM prompt that spends its budget on the nearest code first, plus context.
 
@@ -175,6 +201,12 @@ def build_prompt(
         current_path: the current file's path, after the other files.
         repo_name: the repository name after ``repo.repo_name``.
         order: ``"psm"`` or ``"spm"`` (see :meth:`FimTemplate.render`).
+        anchor_line: the previous prompt's ``first_line`` for this document. The
+            prefix starts there again as long as that costs at most
+            :data:`STICKY_PREFIX_FACTOR` times ``prefix_tokens``: when the cursor
+            moves down, the start of the prompt, and the KV cache of everything up
+            to the previous cursor, stay put, and only the lines in between are new.
+            Otherwise (or with ``None``) the prefix is cut to its budget again.
 
     Layout with files (Qwen2.5-Coder repository-level FIM, arXiv:2409.12186)::
 
@@ -192,13 +224,14 @@ def build_prompt(
         head = "".join(parts)
         context += sum(count_tokens(text) for _path, text in files)
     pinned_text, pinned_used = _clip_pinned(list(pinned or ()), prefix_tokens // 2, count_tokens)
-    kept_prefix, p_used = clip_prefix(prefix, prefix_tokens - pinned_used, count_tokens)
+    anchored = None if anchor_line is None else prefix_from(prefix, anchor_line, STICKY_PREFIX_FACTOR * prefix_tokens - pinned_used, count_tokens)
+    kept_prefix, p_used = anchored or clip_prefix(prefix, prefix_tokens - pinned_used, count_tokens)
+    first_kept = prefix.count("\n") - kept_prefix.count("\n")
     if pinned:
-        first_kept = prefix.count("\n") - kept_prefix.count("\n")
         above = [(line, text) for line, text in pinned if line < first_kept]
         pinned_text, pinned_used = _clip_pinned(above, prefix_tokens // 2, count_tokens)
         if pinned_text:
             kept_prefix = pinned_text + kept_prefix
             context += pinned_used
     kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
-    return FimPrompt(head + template.render(kept_prefix, kept_suffix, order), kept_prefix, kept_suffix, p_used, s_used, context)
+    return FimPrompt(head + template.render(kept_prefix, kept_suffix, order), kept_prefix, kept_suffix, p_used, s_used, context, first_kept)

@@ -23,10 +23,10 @@ def engine():
     eng.close()
 
 
-def _complete(engine, text: str, offset: int, **changes):
+def _complete(engine, text: str, offset: int, anchor_line: int | None = None, **changes):
     settings = dataclasses.replace(Settings().completion, **changes)
     doc = Document("file:///t/notes.txt", text, 1, "plaintext")
-    return complete(doc, offset, engine, family_profile(engine, None), settings)
+    return complete(doc, offset, engine, family_profile(engine, None), settings, anchor_line=anchor_line)
 
 
 def test_max_lines_one_stops_at_the_end_of_the_line(tmp_path):
@@ -57,3 +57,22 @@ def test_the_cursor_line_goes_after_the_middle_marker_so_typing_reuses_the_promp
     assert max(evaluated) <= 3, evaluated
     plain = _complete(engine, text[: line_start + 8] + "\n", line_start + 8, max_tokens=2, cursor_line_in_middle=False)
     assert plain.prompt.text != outcomes[-1].prompt.text and "gamma de" in plain.prompt.text
+
+
+def test_moving_down_keeps_the_prompt_start_so_only_the_new_lines_are_evaluated(engine):
+    text = "".join(f"row {i} has value {i * 7}\n" for i in range(400))
+    at = lambda line: text.index(f"row {line} ")  # noqa: E731 - offset of the start of a line
+    budgets = dict(max_tokens=1, prefix_tokens=800, suffix_tokens=24)  # about 50 lines of 16 tokens
+    first = _complete(engine, text, at(300), **budgets)
+    assert first.prompt.first_line > 0  # the prefix was cut to its budget
+    anchored = _complete(engine, text, at(312), anchor_line=first.prompt.first_line, **budgets)
+    assert anchored.prompt.first_line == first.prompt.first_line
+    new_lines = engine.count_tokens(text[at(300) : at(312)])
+    # the lines between the two positions, the suffix, the FIM markers: not the whole prompt again
+    assert anchored.generation.prompt_tokens_evaluated <= new_lines + anchored.prompt.suffix_tokens + 8
+    _complete(engine, text, at(300), **budgets)  # the same KV cache state as before
+    cut_again = _complete(engine, text, at(312), **budgets)
+    assert cut_again.prompt.first_line != first.prompt.first_line
+    # cut to its budget again, the prefix starts elsewhere: the whole prompt is evaluated again
+    assert cut_again.generation.prompt_tokens_evaluated >= cut_again.generation.prompt_tokens - 8
+    assert cut_again.generation.prompt_tokens_evaluated > anchored.generation.prompt_tokens_evaluated

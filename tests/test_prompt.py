@@ -1,6 +1,6 @@
 """FIM prompt building and the token budget (pure)."""
 
-from codex_ls.prompt import FimTemplate, build_prompt, clip_prefix, clip_suffix
+from codex_ls.prompt import FimTemplate, build_prompt, clip_prefix, clip_suffix, prefix_from
 
 
 def count_chars(text: str) -> int:
@@ -64,3 +64,38 @@ def test_spm_order_puts_the_suffix_first():
     t = FimTemplate()
     assert t.render("P", "S", "spm") == "<|fim_suffix|>S<|fim_prefix|>P<|fim_middle|>"
     assert t.render("P", "S") == "<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>"
+
+
+def _file(n: int) -> str:
+    return "".join(f"value_{i:03d} = {i:03d}\n" for i in range(n))  # 16 characters a line
+
+
+def test_prefix_from_an_anchor_line_within_a_limit():
+    text = _file(10)
+    assert prefix_from(text, 7, 100, count_chars) == (text[7 * 16 :], 3 * 16)
+    assert prefix_from(text + "    x", 9, 100, count_chars) == (text[9 * 16 :] + "    x", 16 + 5)
+    assert prefix_from(text, 10, 100, count_chars) == ("", 0)  # the cursor's own (empty) line
+    assert prefix_from(text, 2, 8 * 16 - 1, count_chars) is None  # over the limit
+    assert prefix_from(text, 11, 100, count_chars) is None  # below the cursor: the cursor moved up
+
+
+def test_an_anchored_prefix_keeps_the_prompt_start_while_the_cursor_moves_down():
+    text = _file(500)
+    at = lambda line: text[: line * 16]  # noqa: E731 - the prefix for a cursor at the start of `line`
+    first = build_prompt(at(300), text[300 * 16 :], FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64)
+    assert first.first_line == 224  # cut to its budget (100 lines), on the 32-line grid
+    # 60 lines further down: the prompt up to the old cursor is unchanged (it stays in the KV cache)
+    moved = build_prompt(at(360), text[360 * 16 :], FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=first.first_line)
+    assert moved.first_line == 224
+    assert moved.text.startswith(first.text[: first.text.index("<|fim_suffix|>")])
+    assert moved.prefix_tokens == (360 - 224) * 16
+    # Without the anchor the start would have moved on the grid, and the KV cache with it.
+    assert build_prompt(at(360), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64).first_line == 288
+    # Past twice the budget the prefix is cut to its budget again.
+    kept = build_prompt(at(420), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=224)
+    assert kept.first_line == 224 and kept.prefix_tokens == (420 - 224) * 16 <= 2 * 1600
+    far = build_prompt(at(440), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=224)
+    assert far.first_line == 352 and far.prefix_tokens <= 1600
+    # An anchor below the cursor (the cursor moved up) is ignored.
+    up = build_prompt(at(100), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=224)
+    assert up.first_line == 0

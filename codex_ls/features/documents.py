@@ -12,6 +12,7 @@ def register(server) -> None:
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.text, item.version, item.language_id)
+        ls.prompt_anchors.pop(item.uri, None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
@@ -24,3 +25,4 @@ def register(server) -> None:
     def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
         ls.typing.forget(params.text_document.uri)
+        ls.prompt_anchors.pop(params.text_document.uri, None)
