@@ -289,6 +289,7 @@ async def generate(strategy: str, tasks: list[dict], args, tag: str) -> tuple[li
                 r.latency_ms = (time.perf_counter() - t0) * 1000.0
                 r.error = f"request failed: {type(exc).__name__}: {exc}"
                 r.completed = text
+                session.close(uri)
                 results.append(r)
                 continue
             r.latency_ms = (time.perf_counter() - t0) * 1000.0
@@ -309,6 +310,9 @@ async def generate(strategy: str, tasks: list[dict], args, tag: str) -> tuple[li
             if log is not None:
                 r.gen_tokens, r.prompt_tokens, r.eval_tokens = int(log["gen"]), int(log["prompt"]), int(log["eval"])
                 r.mode, r.finish = log["mode"], log["finish"]
+            # Closed, as an editor closes a file: an open task would be context (other open
+            # documents' definitions) for the next tasks, some of them holes in the same function.
+            session.close(uri)
             results.append(r)
             if args.verbose:
                 print(f"[{strategy}] {n + 1}/{len(tasks)} {task['task_id']} {r.latency_ms:.0f} ms gen={r.gen_tokens} {r.insert_text!r}", file=sys.stderr)

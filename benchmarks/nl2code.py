@@ -201,7 +201,7 @@ async def run_action(tasks: list[dict], args, tag: str) -> tuple[list[Result], d
             t0 = time.perf_counter()
             find_targets(doc, doc.offset_at(line, 4))
             local_ms.append((time.perf_counter() - t0) * 1000.0)
-        session.client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+        session.close(uri)
         timings = {"lsp_median_ms": statistics.median(lsp_ms), "lsp_p95_ms": percentile(lsp_ms, 0.95), "core_median_ms": statistics.median(local_ms), "lines": n_lines}
 
         for n, task in enumerate(tasks):
@@ -237,7 +237,7 @@ async def run_action(tasks: list[dict], args, tag: str) -> tuple[list[Result], d
                 assert r.errors_after <= before, f"{task['task_id']}: the edit added syntax errors ({before} -> {r.errors_after})"
             r.completed = completed
             # one task open at a time, as in an editor with one file (other open files feed the prompt)
-            session.client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+            session.close(uri)
             await asyncio.sleep(0.05)  # the generation log line is sent just before the answer
             if uri in gen_logs:
                 r.gen_tokens, r.finish = gen_logs[uri]

@@ -135,6 +135,11 @@ class LspSession:
         )
         return uri
 
+    def close(self, uri: str) -> None:
+        """``didClose`` ``uri``: the server forgets the document (it is no longer context for others)."""
+        self._versions.pop(uri, None)
+        self.client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+
     def replace_all(self, uri: str, text: str) -> None:
         """``didChange`` with the whole new text."""
         self._versions[uri] = self._versions.get(uri, 0) + 1
