@@ -35,6 +35,11 @@ indentation is not shown: the model was unsure, and nothing is better than a wro
 Chosen on the default model's answers to a sample of HumanEval single-line infilling: the
 right answers found this way scored -0.17 or more, most of the wrong ones -0.22 or less."""
 
+ANCHOR_SLACK_TOKENS = 64
+"""Tokens left free in the context window, beyond the estimated prompt and ``maxTokens``, before
+a prefix that starts at the previous prompt's line is used (the FIM markers, the cursor's line
+and the joint tokenization's differences from per-line counts)."""
+
 LOOK_PAST_LINES = 6
 """Lines generated past the conservative end of a block completion while looking for the model
 to repeat the code below the cursor (see :class:`codex_ls.stops.StopRule`)."""
@@ -229,7 +234,7 @@ def _is_python(doc: Document) -> bool:
 
 def _indentation(doc: Document, prefix: str, ctx: CursorContext) -> str | None:
     """The indentation Python's rules fix for the first completed line (see :func:`indentation_hint`)."""
-    if doc.language is None or doc.language.name != "python":
+    if not _is_python(doc):
         return None
     return indentation_hint(prefix, ctx, indent_unit(doc.text))
 
@@ -352,6 +357,9 @@ def complete(
     in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
     prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line)
+    if anchor_line is not None and prompt.prefix_tokens + prompt.suffix_tokens + prompt.context_tokens + settings.max_tokens + ANCHOR_SLACK_TOKENS > engine.context_length:
+        # The prefix grown from the anchor would crowd the context window: cut it to its budget.
+        prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
     indent = None if baseline else _indentation(doc, prefix, ctx)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)
@@ -399,22 +407,23 @@ def complete(
         # the answer that passes the checks with the highest mean log-probability, if the model
         # is sure enough of it (RETRY_MIN_LOGPROB).
         tried = indent_width(ctx.line_prefix + raw) if raw.strip() else None
-        best: tuple[str, GenerationResult] | None = None
+        best: tuple[float, str, GenerationResult] | None = None
         for level in indentation_levels(prefix, ctx)[:MAX_INDENT_RETRIES]:
             if indent_width(level) == tried or (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
                 continue
             text, alt, _raw = attempt(level, logprobs=True)
             log.debug("completion %s: indentation %d tried again: logprob=%s shown=%d chars", doc.uri, indent_width(level), alt.mean_logprob, len(text))
             retries += 1
-            if alt.mean_logprob is None:
-                break  # an engine that reports no log-probabilities cannot rank the answers
             generated += alt.generated_tokens
             evaluated += alt.prompt_tokens_evaluated
             elapsed += alt.elapsed_ms
-            if text and (alt.mean_logprob or -1e9) >= RETRY_MIN_LOGPROB and (best is None or (alt.mean_logprob or -1e9) > (best[1].mean_logprob or -1e9)):
-                best = (text, alt)
+            score = alt.mean_logprob
+            if score is None:
+                break  # an engine that reports no log-probabilities cannot rank the answers
+            if text and score >= RETRY_MIN_LOGPROB and (best is None or score > best[0]):
+                best = (score, text, alt)
         if best is not None:
-            final, result = best
+            _score, final, result = best
     log.debug(
         "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d",
         doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,

@@ -76,3 +76,15 @@ def test_moving_down_keeps_the_prompt_start_so_only_the_new_lines_are_evaluated(
     # cut to its budget again, the prefix starts elsewhere: the whole prompt is evaluated again
     assert cut_again.generation.prompt_tokens_evaluated >= cut_again.generation.prompt_tokens - 8
     assert cut_again.generation.prompt_tokens_evaluated > anchored.generation.prompt_tokens_evaluated
+
+
+def test_an_anchored_prefix_that_would_not_fit_the_context_is_cut_to_its_budget(engine):
+    text = "".join(f"row {i} has value {i * 7}\n" for i in range(400))
+    at = lambda line: text.index(f"row {line} ")  # noqa: E731
+    budgets = dict(max_tokens=1, prefix_tokens=800, suffix_tokens=24)
+    first = _complete(engine, text, at(300), **budgets)
+    # 70 lines of 16 tokens from the anchor: under twice the budget, over the 1024-token context
+    moved = _complete(engine, text, at(330), anchor_line=first.prompt.first_line, **budgets)
+    assert moved.prompt.first_line > first.prompt.first_line
+    assert moved.prompt.prefix_tokens <= 800
+    assert moved.generation.finish_reason != "error" and moved.generation.generated_tokens == 1
