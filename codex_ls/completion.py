@@ -100,7 +100,7 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     # tree-sitter's Python grammar accepts bad indentation (a body no deeper than its `if`,
     # an unexpected indent); CPython does not. Count those errors in the top-level
     # statement around the cursor, before and after the insertion.
-    window = _top_level_window(doc.text, offset) if doc.language.name == "python" else None
+    window = _top_level_window(doc.text, offset) if _is_python(doc) else None
     if window is not None:
         w_start, w_end = window
         w_text = doc.text[w_start:w_end]
@@ -408,9 +408,10 @@ def complete(
         # is sure enough of it (RETRY_MIN_LOGPROB).
         tried = indent_width(ctx.line_prefix + raw) if raw.strip() else None
         best: tuple[float, str, GenerationResult] | None = None
-        for level in indentation_levels(prefix, ctx)[:MAX_INDENT_RETRIES]:
-            if indent_width(level) == tried or (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
-                continue
+        other_levels = [level for level in indentation_levels(prefix, ctx) if indent_width(level) != tried]
+        for level in other_levels[:MAX_INDENT_RETRIES]:
+            if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
+                break
             text, alt, _raw = attempt(level, logprobs=True)
             log.debug("completion %s: indentation %d tried again: logprob=%s shown=%d chars", doc.uri, indent_width(level), alt.mean_logprob, len(text))
             retries += 1
