@@ -78,3 +78,29 @@ async def test_typing_what_was_shown_is_answered_without_the_model(client: Langu
     )
     await inline(client, uri, 0, len(line) + len(typed) + 1)
     assert model_calls(client) == calls + 1
+
+
+def last_model_run(client: LanguageClient) -> tuple[int, int]:
+    """(prompt tokens, prompt tokens evaluated) of the server's last completion debug line."""
+    import re
+
+    found = [re.search(r" prompt=(\d+) eval=(\d+) ", m.message) for m in client.log_messages]
+    prompt, evaluated = [f for f in found if f][-1].groups()
+    return int(prompt), int(evaluated)
+
+
+async def test_moving_down_the_file_evaluates_only_the_new_lines(client: LanguageClient):
+    uri = "file:///tmp/moving.txt"
+    text = "".join(f"row {i} has value {i * 7}\n" for i in range(400))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(uri=uri, language_id="plaintext", version=1, text=text))
+    )
+    await inline(client, uri, 300, 4)
+    first_prompt, _ = last_model_run(client)
+    await inline(client, uri, 340, 4)
+    prompt, evaluated = last_model_run(client)
+    # The server kept the prompt's start (its line) for this document: the KV cache holds the
+    # prompt up to the old cursor; the 40 new lines and the suffix are evaluated, not the rest.
+    # (Cut to its budget again, the prefix would start 32 lines further down: all of it new.)
+    assert prompt > first_prompt
+    assert evaluated < prompt * 3 // 4, (prompt, evaluated)
