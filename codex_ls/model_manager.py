@@ -47,6 +47,7 @@ class ModelChoice:
     engine: EngineSettings = EngineSettings()
     kv_cache_reuse: bool = True
     prompt_lookup: int = 0
+    kv_shift_min_tokens: int = 0
 
 
 def choose_model(
@@ -79,7 +80,7 @@ def choose_model(
     overrides = {k: v for k, v in (cli_engine or {}).items() if v is not None}
     if overrides:
         engine = dataclasses.replace(engine, **overrides)
-    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse, settings.prompt_lookup_tokens)
+    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse, settings.prompt_lookup_tokens, settings.kv_shift_min_tokens)
 
 
 def default_profile() -> ModelProfile:
@@ -400,7 +401,7 @@ def create_engine(path, choice: ModelChoice) -> Engine:
         return CTransformersEngine(path, model_type=choice.engine.model_type, context_length=choice.context_length, threads=choice.threads)
     from codex_ls.engines.llama import LlamaCppEngine
 
-    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse, prompt_lookup=choice.prompt_lookup)
+    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse, prompt_lookup=choice.prompt_lookup, kv_shift_min_tokens=choice.kv_shift_min_tokens)
 
 
 def _local_tokenizer(choice: ModelChoice):

@@ -37,6 +37,12 @@ class ModelSettings:
     threads: int | None = field(default=None, metadata={"doc": "CPU threads for generation. Empty: the number of cores, at most 8."})
     load_timeout_ms: int = field(default=60_000, metadata={"doc": "How long a request waits for the model to finish loading (ms)."})
     kv_cache_reuse: bool = field(default=True, metadata={"doc": "Keep the model's KV cache between requests and evaluate only the prompt tokens after the longest common prefix; `false` starts every request from an empty cache (the benchmarks' `no-reuse` baseline)."})
+    kv_shift_min_tokens: int = field(
+        default=64,
+        metadata={
+            "doc": "KV shifting (`llama-cpp` engine, like llama-server's `--cache-reuse`): after the common prefix, runs of at least this many prompt tokens that the KV cache holds at another position (the lines between the old and the new cursor, the rest of the old suffix) are moved into place instead of evaluated. Their cached attention still sees the text they followed before, so the answer can differ slightly from a fresh evaluation. 0 turns it off."
+        },
+    )
     prompt_lookup_tokens: int = field(
         default=0,
         metadata={

@@ -74,6 +74,11 @@ class LlamaCppEngine:
             ``False`` empties it before every call (a baseline for benchmarks).
         prompt_lookup: draft tokens per step of prompt-lookup decoding in greedy
             generation (see :meth:`_greedy`); 0 turns it off.
+        kv_shift_min_tokens: after the common prefix, runs of at least this many
+            prompt tokens that the KV cache holds at another position are shifted
+            into place instead of evaluated (:mod:`codex_ls.engines.kv_reuse`,
+            llama-server's ``--cache-reuse``); 0 turns it off. Needs
+            ``kv_cache_reuse`` and a model whose positions llama.cpp can shift.
 
     Attributes:
         draft_tokens / accepted_tokens: prompt-lookup draft tokens evaluated and
@@ -95,6 +100,7 @@ class LlamaCppEngine:
         batch_size: int = 256,
         kv_cache_reuse: bool = True,
         prompt_lookup: int = 0,
+        kv_shift_min_tokens: int = 0,
     ):
         path = Path(model_path)
         if not path.is_file():
@@ -120,6 +126,10 @@ class LlamaCppEngine:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}. The file may be corrupt or not a GGUF model.") from exc
         self.model_path = path
         self.kv_cache_reuse = kv_cache_reuse
+        self.kv_shift_min_tokens = max(0, kv_shift_min_tokens) if kv_cache_reuse else 0
+        if self.kv_shift_min_tokens:
+            self.kv_shift_min_tokens = self._enable_kv_shift(llama_cpp) and self.kv_shift_min_tokens
+        self.shifted_tokens = 0
         self.prompt_lookup = max(0, prompt_lookup)
         self.draft_tokens = 0
         self.accepted_tokens = 0
@@ -129,6 +139,25 @@ class LlamaCppEngine:
         self._cached_count = lru_cache(maxsize=4096)(self._count)
         self._info: ModelInfo | None = None
         self._pieces: PieceIndex | None = None
+
+    def _enable_kv_shift(self, llama_cpp) -> bool:
+        """Remake the context with room for the two helper sequences KV shifting uses (see
+        :meth:`_prefill_shifted`) in one unified KV cache (the same cells as before, so the
+        same memory). Returns ``False``, leaving the context as it was, where llama.cpp cannot
+        shift this model's positions."""
+        from llama_cpp import _internals
+
+        llm = self._llm
+        if not llama_cpp.llama_memory_can_shift(llm._ctx.memory):
+            log.info("KV shifting is off: llama.cpp cannot shift this model's positions")
+            return False
+        params = llm.context_params
+        params.n_seq_max = 1 + len(_HELPER_SEQS)
+        params.kv_unified = True
+        llm._ctx.close()  # free the first context before the second is allocated (peak memory)
+        with _stdout_to_stderr():
+            llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        return True
 
     # -- tokens ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -213,7 +242,8 @@ class LlamaCppEngine:
         llm = self._llm
         if not self.kv_cache_reuse:
             llm.reset()
-        cached = _common_prefix(llm._input_ids.tolist() if llm.n_tokens else [], tokens)
+        cache_tokens = llm._input_ids.tolist() if llm.n_tokens else []
+        cached = _common_prefix(cache_tokens, tokens)
         # The last prompt token is always evaluated again (its logits are not kept).
         evaluated = len(tokens) - min(cached, len(tokens) - 1)
         heal = b""
@@ -234,7 +264,9 @@ class LlamaCppEngine:
         try:
             with _stdout_to_stderr():
                 prefill_start = time.monotonic()
-                stopped = self._prefill(tokens, cached, cancel)
+                shifted_before = self.shifted_tokens
+                stopped = self._prefill(tokens, cached, cancel, cache_tokens)
+                evaluated -= self.shifted_tokens - shifted_before
                 # The time budget is for generating (like llama.vim's t_max_predict_ms): a long prompt
                 # evaluated once stays in the KV cache, so it is not cut, only cancelled.
                 deadline = None if request.deadline_s is None else request.deadline_s + (time.monotonic() - prefill_start)
@@ -244,7 +276,7 @@ class LlamaCppEngine:
                         text="",
                         finish_reason=stopped,
                         prompt_tokens=len(tokens),
-                        prompt_tokens_evaluated=llm.n_tokens - min(cached, llm.n_tokens),
+                        prompt_tokens_evaluated=max(0, llm.n_tokens - min(cached, llm.n_tokens) - (self.shifted_tokens - shifted_before)),
                         generated_tokens=0,
                         elapsed_ms=(time.perf_counter() - start) * 1000.0,
                     )
@@ -385,10 +417,12 @@ class LlamaCppEngine:
             self._pieces = PieceIndex.of(self._llm)
         return self._pieces
 
-    def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None) -> str | None:
+    def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None, cache_tokens: list[int] | None = None) -> str | None:
         """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``
         between chunks (llama-cpp-python's ``generate`` cannot be stopped while it evaluates a
-        prompt). ``generate`` then finds all but the last token in the KV cache.
+        prompt). ``generate`` then finds all but the last token in the KV cache. With KV
+        shifting on, runs of those tokens found in ``cache_tokens`` (the cache's tokens by
+        position) are shifted into place instead (:meth:`_prefill_shifted`).
 
         Returns ``"cancelled"`` when stopped (the KV cache keeps what was evaluated, so the next
         request starts from there), else ``None``.
@@ -397,12 +431,64 @@ class LlamaCppEngine:
         end = len(tokens) - 1
         if cached >= end:
             return None
+        if self.kv_shift_min_tokens and cache_tokens and len(cache_tokens) > cached:
+            from codex_ls.engines.kv_reuse import plan_kv_reuse
+
+            plan = plan_kv_reuse(cache_tokens, tokens[:end], cached, self.kv_shift_min_tokens)
+            runs = [(sg.start, sg.end, sg.cached_at) for sg in plan if sg.cached_at is not None]
+            log.debug("KV shift: %d cached, %d common, runs (start, end, from) %s, %d fresh", len(cache_tokens), cached, runs, sum(sg.end - sg.start for sg in plan if sg.cached_at is None))
+            if runs:
+                return self._prefill_shifted(tokens, plan, cancel)
         llm.n_tokens = cached  # eval() drops the KV cache after n_tokens
         for i in range(cached, end, PREFILL_CHUNK):
             if cancel is not None and cancel.cancelled:
                 return "cancelled"
             llm.eval(tokens[i : min(end, i + PREFILL_CHUNK)])
         return None
+
+    def _prefill_shifted(self, tokens: list[int], plan, cancel: CancelToken | None) -> str | None:
+        """Carry out a :func:`~codex_ls.engines.kv_reuse.plan_kv_reuse` plan: evaluate its fresh
+        segments and move its cached runs to their new positions, in prompt order.
+
+        llama.cpp only appends to a sequence at the position after its last one, so a run
+        cannot be moved into place before the fresh tokens ahead of it exist. The runs are
+        first tagged with a helper sequence (``llama_memory_seq_cp``: the cells are shared, not
+        copied), everything of sequence 0 after the common prefix is dropped, and then, in
+        order, fresh tokens are evaluated on sequence 0 and each run is moved (through a
+        second helper sequence, so that runs still waiting are never touched) and tagged
+        with sequence 0 again. Adds the shifted tokens to :attr:`shifted_tokens`.
+        """
+        import llama_cpp
+
+        llm = self._llm
+        mem = llm._ctx.memory
+        waiting, moving = _HELPER_SEQS
+        for segment in plan:
+            if segment.cached_at is not None:
+                llama_cpp.llama_memory_seq_cp(mem, 0, waiting, segment.cached_at, segment.cached_at + segment.end - segment.start)
+        llama_cpp.llama_memory_seq_rm(mem, 0, plan[0].start, -1)
+        llm.n_tokens = plan[0].start
+        try:
+            for segment in plan:
+                if segment.cached_at is None:
+                    for i in range(segment.start, segment.end, PREFILL_CHUNK):
+                        if cancel is not None and cancel.cancelled:
+                            return "cancelled"
+                        llm.eval(tokens[i : min(segment.end, i + PREFILL_CHUNK)])
+                    continue
+                at, size = segment.cached_at, segment.end - segment.start
+                llama_cpp.llama_memory_seq_cp(mem, waiting, moving, at, at + size)
+                llama_cpp.llama_memory_seq_rm(mem, waiting, at, at + size)
+                if at != segment.start:
+                    llama_cpp.llama_memory_seq_add(mem, moving, at, at + size, segment.start - at)
+                llama_cpp.llama_memory_seq_cp(mem, moving, 0, segment.start, segment.end)
+                llama_cpp.llama_memory_seq_rm(mem, moving, -1, -1)
+                llm.input_ids[segment.start : segment.end] = tokens[segment.start : segment.end]
+                llm.n_tokens = segment.end
+                self.shifted_tokens += size
+            return None
+        finally:
+            llama_cpp.llama_memory_seq_rm(mem, waiting, -1, -1)
 
     def _is_eog(self, token: int) -> bool:
         import llama_cpp
@@ -419,6 +505,9 @@ class LlamaCppEngine:
 
 PREFILL_CHUNK = 64
 """Prompt tokens evaluated between two checks of cancellation and the time budget."""
+
+_HELPER_SEQS = (1, 2)
+"""Sequence ids KV shifting uses for runs waiting to be moved and for the run being moved."""
 
 
 class NgramLookup:
