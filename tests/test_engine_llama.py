@@ -8,6 +8,8 @@ must cost only the tokens after the longest common prefix.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from codex_ls.engines.base import GenerationRequest
@@ -95,6 +97,58 @@ def test_one_more_character_evaluates_only_the_new_tokens(engine):
     # the FIM prompt before the typed line stays in the KV cache: a keystroke re-evaluates at most
     # the last two tokens of the line (their tokenization may change) and the healed one
     assert max(evaluated) <= 3, evaluated
+
+
+def _file_fim(lines: list[str], start: int, cursor: int, end: int) -> str:
+    """A FIM prompt for a cursor at the start of ``lines[cursor]``: prefix from ``start``, suffix up to ``end``."""
+    return "<|fim_prefix|>" + "".join(lines[start:cursor]) + "<|fim_suffix|>" + "".join(lines[cursor:end]) + "<|fim_middle|>"
+
+
+@pytest.mark.real_model
+def test_kv_shifting_moves_the_old_suffix_into_place_instead_of_evaluating_it():
+    """The cursor moves 10 lines down a real file; prefix start and suffix end stay. The lines
+    in between and the new suffix were in the old suffix: they are moved, not evaluated, and the
+    KV cache is left exactly as if the new prompt had been evaluated (asking again evaluates only
+    the last token and gives the same answer). A wrong shift makes llama.cpp refuse the next
+    decode (positions must follow each other) or the repeat evaluate more."""
+    import textwrap
+
+    import llama_cpp
+
+    lines = Path(textwrap.__file__).read_text().splitlines(keepends=True)
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048, kv_shift_min_tokens=32)
+    try:
+        ask = lambda prompt: eng.generate(GenerationRequest(prompt=prompt, max_tokens=8, stop=("\n",)))  # noqa: E731
+        ask(_file_fim(lines, 150, 200, 240))
+        moved = _file_fim(lines, 150, 210, 240)
+        kept = len(eng.tokenize("".join(lines[200:240])))  # the old suffix, now the between lines and the new suffix
+        answer = ask(moved)
+        assert eng.shifted_tokens >= kept - 8, (eng.shifted_tokens, kept)
+        assert answer.prompt_tokens_evaluated <= 12, answer  # the tokens around the FIM markers
+        again = ask(moved)
+        assert again.prompt_tokens_evaluated == 1 and again.text == answer.text
+        mem = eng._llm._ctx.memory
+        assert [llama_cpp.llama_memory_seq_pos_max(mem, seq) for seq in (1, 2)] == [-1, -1]  # the helper sequences are empty
+        # The prompt's start moves one line down: all the rest of the prompt moves back by that
+        # line's tokens, with the relative positions inside it kept. Only the first line of a long
+        # prompt is missing from what the moved cells attended to, so the answer is the one a
+        # fresh evaluation gives.
+        later = _file_fim(lines, 151, 210, 240)
+        eng._llm.reset()  # from a fresh evaluation of the moved prompt (the one above was itself shifted)
+        assert ask(moved).prompt_tokens_evaluated == len(eng.tokenize(moved))
+        shifted = ask(later)
+        assert shifted.prompt_tokens_evaluated <= 12, shifted
+        plain = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
+        try:
+            fresh = plain.generate(GenerationRequest(prompt=later, max_tokens=8, stop=("\n",)))
+            assert shifted.text == fresh.text and fresh.prompt_tokens_evaluated == fresh.prompt_tokens
+            # Without shifting, the cursor's move evaluates everything after the common prefix.
+            plain.generate(GenerationRequest(prompt=_file_fim(lines, 150, 200, 240), max_tokens=8, stop=("\n",)))
+            assert plain.generate(GenerationRequest(prompt=moved, max_tokens=8, stop=("\n",))).prompt_tokens_evaluated >= kept
+        finally:
+            plain.close()
+    finally:
+        eng.close()
 
 
 def test_ngram_lookup_drafts_what_followed_the_latest_earlier_occurrence():

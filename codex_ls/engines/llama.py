@@ -83,6 +83,8 @@ class LlamaCppEngine:
     Attributes:
         draft_tokens / accepted_tokens: prompt-lookup draft tokens evaluated and
             kept since the engine was made (their ratio is the acceptance rate).
+        shifted_tokens: prompt tokens moved within the KV cache instead of
+            evaluated (KV shifting) since the engine was made.
 
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.

@@ -102,6 +102,8 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     token = ls.requests.begin(uri)
     loop = asyncio.get_running_loop()
     anchor_line, suffix_end_line = ls.prompt_anchors.get(uri, (None, None))
+    if not getattr(engine, "kv_shift_min_tokens", 0):
+        suffix_end_line = None  # a suffix that ends on the same line only pays where the engine can shift it
     try:
         outcome = await loop.run_in_executor(
             ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end_line
