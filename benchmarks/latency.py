@@ -7,7 +7,9 @@ What it measures, per file and per server, with median and 95th percentile:
   the file) one incremental ``didChange`` restores the line cut for the
   previous position and deletes the rest of this line (as if the user had
   typed up to the cursor), then one ``textDocument/inlineCompletion`` is sent
-  and awaited. Latency (ms) = request sent to answer received.
+  and awaited. Latency (ms) = request sent to answer received. Also counted: *exact
+  lines*, answers whose first line is exactly the rest of the line in the real file
+  (a check that latency work does not change what is suggested).
 * ``typing``: a real line of the file is deleted (after its indentation) and
   typed again character by character, one incremental ``didChange`` per
   keystroke at ``--cps`` characters per second (real sleeps), with one
@@ -548,6 +550,7 @@ class Row:
     finish: str | None = None
     shown: str = ""  # the suggestion (first 80 characters)
     expected: str = ""  # the rest of the line in the real file
+    exact: bool | None = None  # pause: the suggestion's first line is exactly the rest of the line
 
 
 def _row(server: str, file: str, scenario: str, p: Pending, t_from: float, **kw) -> Row:
@@ -561,6 +564,18 @@ def _row(server: str, file: str, scenario: str, p: Pending, t_from: float, **kw)
         item = p.result.items[0]
         r.shown = (item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value)[:80]
     return r
+
+
+def exact_line(p: Pending, rest: str) -> bool:
+    """Whether the answer's first suggested line is exactly ``rest``, the rest of the cursor's
+    line in the real file (line-level exact match, trailing spaces aside): a check that
+    latency work (KV cache reuse, shifting) did not change what is suggested."""
+    if p.result is None or not p.result.items:
+        return False
+    item = p.result.items[0]
+    text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+    first = text.split("\n", 1)[0].rstrip()
+    return bool(first) and first == rest.rstrip()
 
 
 async def run_pause(session: BenchSession, path: Path, text: str, spots: list[Spot], timeout_s: float) -> list[Row]:
@@ -581,7 +596,9 @@ async def run_pause(session: BenchSession, path: Path, text: str, spots: list[Sp
             prev = spot
             p = session.request(uri, spot.line, spot.utf16_character(line))
             await session.wait(p, timeout_s)
-            rows.append(_row(session.label, path.name, "pause", p, p.t_sent, expected=spot.rest[:80]))
+            row = _row(session.label, path.name, "pause", p, p.t_sent, expected=spot.rest[:80])
+            row.exact = exact_line(p, spot.rest)
+            rows.append(row)
     finally:
         session.close(uri)
     return rows
@@ -894,6 +911,7 @@ def summarize(rows: list[Row]) -> list[dict]:
                 "shown": sum(r.status == "shown" for r in sel),
                 "discarded": sum(r.status in ("stale", "cancelled") for r in sel),
                 "failed": sum(r.status in ("error", "timeout") for r in sel),
+                "exact": sum(bool(r.exact) for r in sel) if name == "pause" else None,
             }
             if name == "typing-key":
                 starts = [r for r in rows if r.file == file and r.server == server and r.scenario == "typing" and r.kind == "start"]
@@ -924,6 +942,8 @@ def render(summary: list[dict], result: Result) -> str:
             if s["n"] != s["requests"]:
                 notes.append(f"{s['n']}/{s['requests']} kept")
             notes.append(f"{s['shown']} shown")
+            if s.get("exact") is not None:
+                notes.append(f"{s['exact']} exact lines")
             if s["discarded"]:
                 notes.append(f"{s['discarded']} discarded")
             if s["no_model"]:

@@ -172,7 +172,6 @@ def _prompt(
     root_uri: str | None,
     split: int | None = None,
     anchor_line: int | None = None,
-    suffix_end_line: int | None = None,
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
@@ -210,7 +209,6 @@ def _prompt(
         repo=profile.repo,
         order=settings.fim_order,
         anchor_line=anchor_line,
-        suffix_end_line=suffix_end_line,
     )
 
 
@@ -325,7 +323,6 @@ def complete(
     others: Sequence[OtherDocument] = (),
     root_uri: str | None = None,
     anchor_line: int | None = None,
-    suffix_end_line: int | None = None,
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -343,9 +340,6 @@ def complete(
             document: the prefix starts there again while it fits (see
             :func:`codex_ls.prompt.build_prompt`), so the KV cache keeps the
             prompt's start when the cursor moves down.
-        suffix_end_line: the ``prompt.suffix_end_line`` of the previous completion
-            in this document: the suffix ends there again while it fits (see
-            :func:`codex_ls.prompt.build_prompt`).
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -362,8 +356,8 @@ def complete(
     # keystroke on this line, and the KV cache holds all of it but the last few tokens.
     in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
-    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line, suffix_end_line=suffix_end_line)
-    if (anchor_line is not None or suffix_end_line is not None) and prompt.prefix_tokens + prompt.suffix_tokens + prompt.context_tokens + settings.max_tokens + ANCHOR_SLACK_TOKENS > engine.context_length:
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line)
+    if anchor_line is not None and prompt.prefix_tokens + prompt.suffix_tokens + prompt.context_tokens + settings.max_tokens + ANCHOR_SLACK_TOKENS > engine.context_length:
         # The prefix grown from the anchor would crowd the context window: cut it to its budget.
         prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
     indent = None if baseline else _indentation(doc, prefix, ctx)

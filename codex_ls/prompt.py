@@ -57,8 +57,6 @@ class FimPrompt:
         first_line: the 0-based line of the document where the kept prefix
             starts (pinned lines aside); pass it back as ``anchor_line`` for the
             next prompt of the same document (see :func:`build_prompt`).
-        suffix_end_line: the 0-based line of the document after the last kept
-            suffix line; pass it back as ``suffix_end_line`` for the next prompt.
     """
 
     text: str
@@ -68,7 +66,6 @@ class FimPrompt:
     suffix_tokens: int
     context_tokens: int = 0
     first_line: int = 0
-    suffix_end_line: int = 0
 
 
 def _split_keepends(text: str) -> list[str]:
@@ -155,24 +152,6 @@ def clip_suffix(suffix: str, budget: int, count_tokens: Callable[[str], int]) ->
     return lines[0] + "".join(below), used
 
 
-STICKY_SUFFIX_FACTOR = 2
-"""When the previous prompt's suffix end can no longer be kept (see :func:`build_prompt`), the
-suffix is cut to this many times its budget, so that its end stays put for the next moves."""
-
-
-def suffix_until(suffix: str, lines: int, budget: int, count_tokens: Callable[[str], int]) -> tuple[str, int] | None:
-    """The first ``lines`` lines of ``suffix`` (the cursor's line counts as one) with their token
-    cost, if that cost is between half ``budget`` and :data:`STICKY_SUFFIX_FACTOR` times
-    ``budget``, or they are the whole suffix and cost at most that; else ``None``."""
-    all_lines = _split_keepends(suffix)
-    if lines < 1 or lines > len(all_lines):
-        return None
-    used = sum(count_tokens(line) for line in all_lines[:lines])
-    if used > STICKY_SUFFIX_FACTOR * budget or (used < budget // 2 and lines < len(all_lines)):
-        return None
-    return "".join(all_lines[:lines]), used
-
-
 @dataclass(frozen=True)
 class RepoFormat:
     """A model's repository-level prompt tokens (Qwen2.5-Coder: ``<|repo_name|>``, ``<|file_sep|>``)."""
@@ -202,7 +181,6 @@ def build_prompt(
     repo_name: str = "",
     order: str = "psm",
     anchor_line: int | None = None,
-    suffix_end_line: int | None = None,
 ) -> FimPrompt:
     """A FIM prompt that spends its budget on the nearest code first, plus context.
 
@@ -229,15 +207,6 @@ def build_prompt(
             moves down, the start of the prompt, and the KV cache of everything up
             to the previous cursor, stay put, and only the lines in between are new.
             Otherwise (or with ``None``) the prefix is cut to its budget again.
-        suffix_end_line: the previous prompt's ``suffix_end_line`` for this
-            document. The suffix ends there again while it costs between half
-            and :data:`STICKY_SUFFIX_FACTOR` times ``suffix_tokens`` (see
-            :func:`suffix_until`), so that when the cursor moves down the new
-            suffix is a part of the old one, which the engine's KV cache still
-            holds (:mod:`codex_ls.engines.kv_reuse`), rather than new lines to
-            evaluate on every move. When it can no longer be kept, the suffix is
-            cut to ``STICKY_SUFFIX_FACTOR * suffix_tokens``, so that its end
-            lasts a few moves. With ``None`` the suffix is cut to ``suffix_tokens``.
 
     Layout with files (Qwen2.5-Coder repository-level FIM, arXiv:2409.12186)::
 
@@ -264,8 +233,5 @@ def build_prompt(
         if pinned_text:
             kept_prefix = pinned_text + kept_prefix
             context += pinned_used
-    cursor_line = prefix.count("\n")
-    sticky = None if suffix_end_line is None else suffix_until(suffix, suffix_end_line - cursor_line, suffix_tokens, count_tokens)
-    kept_suffix, s_used = sticky or clip_suffix(suffix, suffix_tokens if suffix_end_line is None else STICKY_SUFFIX_FACTOR * suffix_tokens, count_tokens)
-    suffix_end = cursor_line + len(_split_keepends(kept_suffix))
-    return FimPrompt(head + template.render(kept_prefix, kept_suffix, order), kept_prefix, kept_suffix, p_used, s_used, context, first_kept, suffix_end)
+    kept_suffix, s_used = clip_suffix(suffix, suffix_tokens, count_tokens)
+    return FimPrompt(head + template.render(kept_prefix, kept_suffix, order), kept_prefix, kept_suffix, p_used, s_used, context, first_kept)

@@ -81,9 +81,8 @@ class CodexLanguageServer(LanguageServer):
         models: loads and serves the engine.
         requests: supersedes older model requests per document.
         typing: the last suggestion shown per document, for typing through it.
-        prompt_anchors: per document, the lines where the last completion prompt's
-            prefix started and its suffix ended (``FimPrompt.first_line``,
-            ``FimPrompt.suffix_end_line``), to start and end the next one there.
+        prompt_anchors: per document, the line where the last completion prompt's
+            prefix started (``FimPrompt.first_line``), to start the next one there.
         engine_executor: the single thread that runs model work.
         cli_model: ``--model`` from the command line, if any.
     """
@@ -96,7 +95,7 @@ class CodexLanguageServer(LanguageServer):
         self.cli_model = cli_model
         self.requests = RequestTracker()
         self.typing = TypingCache()
-        self.prompt_anchors: dict[str, tuple[int, int]] = {}
+        self.prompt_anchors: dict[str, int] = {}
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
         self._models: ModelManager | None = None
         self.settings_error_shown = False

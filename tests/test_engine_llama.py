@@ -105,50 +105,48 @@ def _file_fim(lines: list[str], start: int, cursor: int, end: int) -> str:
 
 
 @pytest.mark.real_model
-def test_kv_shifting_moves_the_old_suffix_into_place_instead_of_evaluating_it():
-    """The cursor moves 10 lines down a real file; prefix start and suffix end stay. The lines
-    in between and the new suffix were in the old suffix: they are moved, not evaluated, and the
-    KV cache is left exactly as if the new prompt had been evaluated (asking again evaluates only
-    the last token and gives the same answer). A wrong shift makes llama.cpp refuse the next
-    decode (positions must follow each other) or the repeat evaluate more."""
+def test_kv_shifting_moves_the_rest_of_the_prefix_when_the_prompt_start_moves():
+    """The prompt's start moves 20 lines down a real file (the prefix was cut again): the rest
+    of the old prefix is in the KV cache, about 250 positions later than it is wanted, and is
+    moved there instead of evaluated; the suffix is always evaluated. The KV cache is then
+    as if the new prompt had been evaluated: asking again evaluates only the last token and
+    gives the same answer. From a fresh evaluation, moving the start by one line gives the
+    answer a fresh evaluation gives (a missing or wrong shift changes it)."""
     import textwrap
 
     import llama_cpp
 
     lines = Path(textwrap.__file__).read_text().splitlines(keepends=True)
     eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048, kv_shift_min_tokens=32)
+    plain = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
     try:
-        ask = lambda prompt: eng.generate(GenerationRequest(prompt=prompt, max_tokens=8, stop=("\n",)))  # noqa: E731
-        ask(_file_fim(lines, 150, 200, 240))
-        moved = _file_fim(lines, 150, 210, 240)
-        kept = len(eng.tokenize("".join(lines[200:240])))  # the old suffix, now the between lines and the new suffix
-        answer = ask(moved)
+        ask = lambda engine, prompt: engine.generate(GenerationRequest(prompt=prompt, max_tokens=8, stop=("\n",)))  # noqa: E731
+        ask(eng, _file_fim(lines, 150, 210, 240))
+        later = _file_fim(lines, 170, 210, 240)
+        kept = len(eng.tokenize("".join(lines[170:210])))
+        suffix = len(eng.tokenize("".join(lines[210:240])))
+        answer = ask(eng, later)
         assert eng.shifted_tokens >= kept - 8, (eng.shifted_tokens, kept)
-        assert answer.prompt_tokens_evaluated <= 12, answer  # the tokens around the FIM markers
-        again = ask(moved)
+        assert answer.prompt_tokens_evaluated <= suffix + 12, answer  # the suffix and the markers
+        again = ask(eng, later)
         assert again.prompt_tokens_evaluated == 1 and again.text == answer.text
         mem = eng._llm._ctx.memory
         assert [llama_cpp.llama_memory_seq_pos_max(mem, seq) for seq in (1, 2)] == [-1, -1]  # the helper sequences are empty
-        # The prompt's start moves one line down: all the rest of the prompt moves back by that
-        # line's tokens, with the relative positions inside it kept. Only the first line of a long
-        # prompt is missing from what the moved cells attended to, so the answer is the one a
-        # fresh evaluation gives.
-        later = _file_fim(lines, 151, 210, 240)
-        eng._llm.reset()  # from a fresh evaluation of the moved prompt (the one above was itself shifted)
-        assert ask(moved).prompt_tokens_evaluated == len(eng.tokenize(moved))
-        shifted = ask(later)
-        assert shifted.prompt_tokens_evaluated <= 12, shifted
-        plain = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=2048)
-        try:
-            fresh = plain.generate(GenerationRequest(prompt=later, max_tokens=8, stop=("\n",)))
-            assert shifted.text == fresh.text and fresh.prompt_tokens_evaluated == fresh.prompt_tokens
-            # Without shifting, the cursor's move evaluates everything after the common prefix.
-            plain.generate(GenerationRequest(prompt=_file_fim(lines, 150, 200, 240), max_tokens=8, stop=("\n",)))
-            assert plain.generate(GenerationRequest(prompt=moved, max_tokens=8, stop=("\n",))).prompt_tokens_evaluated >= kept
-        finally:
-            plain.close()
+        # The cursor moves down: the old suffix is never moved (it was evaluated for another hole).
+        before = eng.shifted_tokens
+        ask(eng, _file_fim(lines, 170, 220, 250))
+        assert eng.shifted_tokens == before
+        # One line less at the start, from a fresh evaluation: the fresh answer.
+        eng._llm.reset()
+        moved = _file_fim(lines, 150, 210, 240)
+        assert ask(eng, moved).prompt_tokens_evaluated == len(eng.tokenize(moved))
+        one_less = _file_fim(lines, 151, 210, 240)
+        shifted = ask(eng, one_less)
+        assert shifted.prompt_tokens_evaluated <= suffix + 12
+        assert shifted.text == ask(plain, one_less).text
     finally:
         eng.close()
+        plain.close()
 
 
 def test_ngram_lookup_drafts_what_followed_the_latest_earlier_occurrence():

@@ -168,3 +168,16 @@ async def test_benchmark_core_on_the_tiny_model(monkeypatch, tmp_path, capsys):
     assert len([l for l in table.splitlines() if l.startswith(("| pause", "| typing", "| cold"))]) == len(summary)
     assert "no-reuse / reuse median" in table and "peak RSS" in table
     json.dumps([bench.asdict(r) for r in rows])  # the --json rows serialize
+
+
+def test_exact_line_compares_the_first_suggested_line_with_the_rest_of_the_line():
+    def answer(text: str | None):
+        p = bench.Pending("1", "file:///a.py", 0, 0, 0.0, None)
+        p.result = None if text is None else types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text)])
+        return p
+
+    assert bench.exact_line(answer("x + 1)  \n    return y"), "x + 1)\n")
+    assert not bench.exact_line(answer("x + 1"), "x + 1)")  # a start of the line is not the line
+    assert not bench.exact_line(answer("x + 2)"), "x + 1)")
+    assert not bench.exact_line(answer("\n    y = 2"), "")  # an empty first line never counts
+    assert not bench.exact_line(answer(None), "x")

@@ -104,27 +104,3 @@ async def test_moving_down_the_file_evaluates_only_the_new_lines(client: Languag
     # (Cut to its budget again, the prefix would start 32 lines further down: all of it new.)
     assert prompt > first_prompt
     assert evaluated < prompt * 3 // 4, (prompt, evaluated)
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command("--model", str(TINY_MODEL)), server_env=server_env()))
-async def shifting_client(lsp_client: LanguageClient):
-    caps = client_capabilities("visual-studio-code")
-    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
-    options = {"completion": {"maxTokens": 24}, "model": {"kvShiftMinTokens": 32}, "logLevel": "debug"}
-    await lsp_client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
-    yield
-    await lsp_client.shutdown_session()
-
-
-async def test_with_kv_shifting_moving_down_evaluates_only_the_tokens_around_the_markers(shifting_client: LanguageClient):
-    """``model.kvShiftMinTokens``: the suffix also ends on the same line, so after a 4-line move (about 90 tiny-model tokens)
-    the lines in between and the new suffix come from the old suffix in the KV cache."""
-    uri = "file:///tmp/shifting.txt"
-    text = "".join(f"row {i} has value {i * 7}\n" for i in range(400))
-    shifting_client.text_document_did_open(
-        types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(uri=uri, language_id="plaintext", version=1, text=text))
-    )
-    await inline(shifting_client, uri, 300, 4)
-    await inline(shifting_client, uri, 304, 4)
-    prompt, evaluated = last_model_run(shifting_client)
-    assert prompt > 300 and evaluated <= 16, (prompt, evaluated)

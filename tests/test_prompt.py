@@ -99,26 +99,3 @@ def test_an_anchored_prefix_keeps_the_prompt_start_while_the_cursor_moves_down()
     # An anchor below the cursor (the cursor moved up) is ignored.
     up = build_prompt(at(100), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=224)
     assert up.first_line == 0
-
-
-def test_the_suffix_end_stays_put_while_the_cursor_moves_down():
-    """Each line is 16 tokens; the suffix budget is 20 lines (320 tokens)."""
-    text = _file(500)
-    at = lambda line: (text[: line * 16], text[line * 16 :])  # noqa: E731 - prefix and suffix for a cursor at `line`
-    first = build_prompt(*at(100), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320)
-    assert first.suffix_end_line == 120 and first.suffix_tokens == 320
-    # 8 lines down: the suffix still ends on line 120 (12 lines >= half the budget), so it is
-    # the end of the old one, which the KV cache holds.
-    moved = build_prompt(*at(108), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320, suffix_end_line=first.suffix_end_line)
-    assert moved.suffix_end_line == 120 and moved.suffix == first.suffix[8 * 16 :]
-    # Without it the suffix end follows the cursor (8 new lines to evaluate).
-    assert build_prompt(*at(108), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320).suffix_end_line == 128
-    # Under half the budget left: cut again, to twice the budget, so the new end lasts.
-    again = build_prompt(*at(112), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320, suffix_end_line=120)
-    assert again.suffix_end_line == 112 + 40 and again.suffix_tokens == 2 * 320
-    # Over twice the budget (the cursor moved up): cut again.
-    up = build_prompt(*at(50), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320, suffix_end_line=120)
-    assert up.suffix_end_line == 50 + 40
-    # Near the end of the file, a short suffix that is all that is left is kept.
-    end = build_prompt(*at(495), FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=320, suffix_end_line=500)
-    assert end.suffix_end_line == 500 and end.suffix == text[495 * 16 :]

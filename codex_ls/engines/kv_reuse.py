@@ -1,13 +1,12 @@
 """Plan which prompt tokens can be taken from elsewhere in the KV cache (KV shifting).
 
 The longest common prefix of the cached tokens and a new prompt is free. What
-follows it is often in the cache too, only at another position: when the cursor
-moves down, the lines between the old and the new cursor were part of the last
-prompt's suffix, and the new suffix is the end of the old one; when the
-prompt's start moves down (or a pinned header changes), the rest of the old
-prefix is still cached, a few tokens later than it is wanted. llama.cpp can move
-cached cells to new positions (``llama_memory_seq_add``, which re-rotates the
-keys' RoPE), so such a run costs nothing to evaluate.
+follows it is often in the cache too, only at another position: when the
+prompt's start moves down (the prefix was cut again, or a pinned scope header
+above it changed), the rest of the old prefix is still cached, some tokens later
+than it is wanted. llama.cpp can move cached cells to new positions
+(``llama_memory_seq_add``, which re-rotates the keys' RoPE), so such a run costs
+nothing to evaluate.
 
 The idea is llama-server's ``--cache-reuse N`` (``n_cache_reuse``, used by
 llama.vim): a run of at least N tokens of the new prompt that the cache holds,
@@ -15,8 +14,9 @@ in the same order, is shifted into place instead of evaluated. Shifted cells
 keep the attention over the text that came before them when they were
 evaluated, so the result is close to, not the same as, a fresh evaluation; the
 minimum run length keeps short, coincidental matches out. Unlike llama-server,
-:func:`plan_kv_reuse` also evaluates the few tokens between two runs (the line
-the old cursor split, the FIM markers) and goes on matching after them.
+:func:`plan_kv_reuse` also evaluates the tokens between two runs and goes on
+matching after them. Which runs may move at all is the caller's choice (the
+llama engine moves prefix text only: see ``LlamaCppEngine._prefill``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ KEY_TOKENS = 8
 """Tokens per index key when looking for a run (a run must be at least this long)."""
 
 
-def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_tokens: int) -> list[Segment]:
+def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_tokens: int, fresh: Sequence[tuple[int, int]] = ()) -> list[Segment]:
     """Split ``prompt[start:]`` into evaluated segments and runs shifted from ``cached``.
 
     Args:
@@ -49,6 +49,8 @@ def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_
         min_tokens: the shortest run worth shifting (tokens); runs are taken in
             cache order (each starts after the previous one ends, at or after
             ``start``), the longest at each prompt position.
+        fresh: ``(start, end)`` ranges of prompt positions that are always
+            evaluated, never shifted (runs stop where one begins).
 
     Returns:
         Consecutive segments covering ``prompt[start:]`` in order (empty when
@@ -62,28 +64,32 @@ def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_
     index: dict[tuple[int, ...], list[int]] = {}
     for p in range(start, len(cached) - key + 1):
         index.setdefault(tuple(cached[p : p + key]), []).append(p)
+    keep_fresh = [False] * n
+    for a, b in fresh:
+        keep_fresh[max(a, 0) : max(b, 0)] = [True] * (min(b, n) - min(max(a, 0), n))
     segments: list[Segment] = []
-    fresh = j = start
+    pending = j = start  # prompt[pending:j] is waiting to be evaluated
     floor = start  # runs must start at or after this cache position
     while j + min_tokens <= n and index:
         best_at, best_len = -1, 0
-        for p in index.get(tuple(prompt[j : j + key]), ()):
+        candidates = () if any(keep_fresh[j : j + key]) else index.get(tuple(prompt[j : j + key]), ())
+        for p in candidates:
             if p < floor:
                 continue
             length = key
-            while j + length < n and p + length < len(cached) and prompt[j + length] == cached[p + length]:
+            while j + length < n and p + length < len(cached) and prompt[j + length] == cached[p + length] and not keep_fresh[j + length]:
                 length += 1
             if length > best_len:
                 best_at, best_len = p, length
         if best_len < min_tokens:
             j += 1
             continue
-        if fresh < j:
-            segments.append(Segment(fresh, j))
+        if pending < j:
+            segments.append(Segment(pending, j))
         segments.append(Segment(j, j + best_len, best_at))
         j += best_len
-        fresh = j
+        pending = j
         floor = best_at + best_len
-    if fresh < n:
-        segments.append(Segment(fresh, n))
+    if pending < n:
+        segments.append(Segment(pending, n))
     return segments

@@ -75,10 +75,11 @@ class LlamaCppEngine:
         prompt_lookup: draft tokens per step of prompt-lookup decoding in greedy
             generation (see :meth:`_greedy`); 0 turns it off.
         kv_shift_min_tokens: after the common prefix, runs of at least this many
-            prompt tokens that the KV cache holds at another position are shifted
-            into place instead of evaluated (:mod:`codex_ls.engines.kv_reuse`,
-            llama-server's ``--cache-reuse``); 0 turns it off. Needs
-            ``kv_cache_reuse`` and a model whose positions llama.cpp can shift.
+            prefix tokens (before the FIM suffix marker) that the KV cache holds
+            at another position of its prefix are shifted into place instead of
+            evaluated (:mod:`codex_ls.engines.kv_reuse`, llama-server's
+            ``--cache-reuse``); 0 turns it off. Needs ``kv_cache_reuse``, a known
+            FIM family and a model whose positions llama.cpp can shift.
 
     Attributes:
         draft_tokens / accepted_tokens: prompt-lookup draft tokens evaluated and
@@ -129,8 +130,8 @@ class LlamaCppEngine:
         self.model_path = path
         self.kv_cache_reuse = kv_cache_reuse
         self.kv_shift_min_tokens = max(0, kv_shift_min_tokens) if kv_cache_reuse else 0
-        if self.kv_shift_min_tokens:
-            self.kv_shift_min_tokens = self._enable_kv_shift(llama_cpp) and self.kv_shift_min_tokens
+        if self.kv_shift_min_tokens and not self._enable_kv_shift(llama_cpp):
+            self.kv_shift_min_tokens = 0
         self.shifted_tokens = 0
         self.prompt_lookup = max(0, prompt_lookup)
         self.draft_tokens = 0
@@ -141,6 +142,7 @@ class LlamaCppEngine:
         self._cached_count = lru_cache(maxsize=4096)(self._count)
         self._info: ModelInfo | None = None
         self._pieces: PieceIndex | None = None
+        self._suffix_marker: int | None = None
 
     def _enable_kv_shift(self, llama_cpp) -> bool:
         """Remake the context with room for the two helper sequences KV shifting uses (see
@@ -423,8 +425,8 @@ class LlamaCppEngine:
         """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``
         between chunks (llama-cpp-python's ``generate`` cannot be stopped while it evaluates a
         prompt). ``generate`` then finds all but the last token in the KV cache. With KV
-        shifting on, runs of those tokens found in ``cache_tokens`` (the cache's tokens by
-        position) are shifted into place instead (:meth:`_prefill_shifted`).
+        shifting on, runs of prefix tokens found in the prefix of ``cache_tokens`` (the
+        cache's tokens by position) are shifted into place instead (:meth:`_prefill_shifted`).
 
         Returns ``"cancelled"`` when stopped (the KV cache keeps what was evaluated, so the next
         request starts from there), else ``None``.
@@ -433,10 +435,17 @@ class LlamaCppEngine:
         end = len(tokens) - 1
         if cached >= end:
             return None
-        if self.kv_shift_min_tokens and cache_tokens and len(cache_tokens) > cached:
+        marker = self._fim_suffix_token() if self.kv_shift_min_tokens and cache_tokens else None
+        if marker is not None and marker in cache_tokens[cached:] and marker in tokens[cached:end]:  # FIM prompts only (not chat)
             from codex_ls.engines.kv_reuse import plan_kv_reuse
 
-            plan = plan_kv_reuse(cache_tokens, tokens[:end], cached, self.kv_shift_min_tokens)
+            # Only the prefix moves: runs come from before the cached prompt's suffix marker and
+            # go before the new one. A moved suffix, evaluated for another cursor, misleads the
+            # model about where the hole is (benchmarks/latency.py, pause, 240 positions: exact
+            # first lines fell from 85 to 57 when the suffix moved too).
+            cache_end = cache_tokens.index(marker, cached)
+            new_marker = tokens.index(marker, cached, end)
+            plan = plan_kv_reuse(cache_tokens[:cache_end], tokens[:end], cached, self.kv_shift_min_tokens, [(new_marker, end)])
             runs = [(sg.start, sg.end, sg.cached_at) for sg in plan if sg.cached_at is not None]
             log.debug("KV shift: %d cached, %d common, runs (start, end, from) %s, %d fresh", len(cache_tokens), cached, runs, sum(sg.end - sg.start for sg in plan if sg.cached_at is None))
             if runs:
@@ -447,6 +456,15 @@ class LlamaCppEngine:
                 return "cancelled"
             llm.eval(tokens[i : min(end, i + PREFILL_CHUNK)])
         return None
+
+    def _fim_suffix_token(self) -> int | None:
+        """The token id of the model's FIM suffix marker, or ``None`` (no FIM family known, or
+        the marker is not one token): KV shifting is then not used."""
+        if self._suffix_marker is None:
+            fim = self.model_info().fim
+            ids = self.tokenize(fim[1]) if fim else []
+            self._suffix_marker = ids[0] if len(ids) == 1 else -1
+        return None if self._suffix_marker < 0 else self._suffix_marker
 
     def _prefill_shifted(self, tokens: list[int], plan, cancel: CancelToken | None) -> str | None:
         """Carry out a :func:`~codex_ls.engines.kv_reuse.plan_kv_reuse` plan: evaluate its fresh

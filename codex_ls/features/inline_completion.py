@@ -101,12 +101,9 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         root_uri = None
     token = ls.requests.begin(uri)
     loop = asyncio.get_running_loop()
-    anchor_line, suffix_end_line = ls.prompt_anchors.get(uri, (None, None))
-    if not getattr(engine, "kv_shift_min_tokens", 0):
-        suffix_end_line = None  # a suffix that ends on the same line only pays where the engine can shift it
     try:
         outcome = await loop.run_in_executor(
-            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end_line
+            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, ls.prompt_anchors.get(uri)
         )
     except asyncio.CancelledError:
         token.cancel()
@@ -117,7 +114,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     finally:
         ls.requests.end(uri, token)
     if outcome.prompt is not None:
-        ls.prompt_anchors[uri] = (outcome.prompt.first_line, outcome.prompt.suffix_end_line)
+        ls.prompt_anchors[uri] = outcome.prompt.first_line
     if not outcome.text or token.cancelled:
         return None
     ls.typing.remember(uri, snap.text[:offset], snap.text[offset:], outcome.text)
