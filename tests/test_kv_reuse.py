@@ -68,12 +68,3 @@ def test_the_longest_run_wins():
     plan = plan_kv_reuse(cached, prompt, 1, 16)
     assert Segment(2, 62, 22) in plan  # the copy of `a` followed by `b`, not the first `a`
 
-
-def test_fresh_ranges_are_evaluated_and_cut_runs():
-    """The first tokens after a FIM marker are kept fresh: the run of the old suffix is cut there."""
-    p, s = list(range(100)), list(range(1000, 1200))
-    cached = p + [FS] + s
-    prompt = p + s[:60] + [FS] + s[60:]
-    plan = plan_kv_reuse(cached, prompt, 100, 16, fresh=[(161, 181)])
-    _covers(plan, 100, len(prompt))
-    assert plan == [Segment(100, 160, 101), Segment(160, 181), Segment(181, 301, 181)]

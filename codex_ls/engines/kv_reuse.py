@@ -39,7 +39,7 @@ KEY_TOKENS = 8
 """Tokens per index key when looking for a run (a run must be at least this long)."""
 
 
-def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_tokens: int, fresh: Sequence[tuple[int, int]] = ()) -> list[Segment]:
+def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_tokens: int) -> list[Segment]:
     """Split ``prompt[start:]`` into evaluated segments and runs shifted from ``cached``.
 
     Args:
@@ -49,8 +49,6 @@ def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_
         min_tokens: the shortest run worth shifting (tokens); runs are taken in
             cache order (each starts after the previous one ends, at or after
             ``start``), the longest at each prompt position.
-        fresh: ``(start, end)`` ranges of prompt positions that are always
-            evaluated, never shifted (runs stop where one begins).
 
     Returns:
         Consecutive segments covering ``prompt[start:]`` in order (empty when
@@ -64,20 +62,16 @@ def plan_kv_reuse(cached: Sequence[int], prompt: Sequence[int], start: int, min_
     index: dict[tuple[int, ...], list[int]] = {}
     for p in range(start, len(cached) - key + 1):
         index.setdefault(tuple(cached[p : p + key]), []).append(p)
-    keep_fresh = [False] * n
-    for a, b in fresh:
-        keep_fresh[max(a, 0) : max(b, 0)] = [True] * (min(b, n) - min(max(a, 0), n))
     segments: list[Segment] = []
     pending = j = start  # prompt[pending:j] is waiting to be evaluated
     floor = start  # runs must start at or after this cache position
     while j + min_tokens <= n and index:
         best_at, best_len = -1, 0
-        candidates = () if any(keep_fresh[j : j + key]) else index.get(tuple(prompt[j : j + key]), ())
-        for p in candidates:
+        for p in index.get(tuple(prompt[j : j + key]), ()):
             if p < floor:
                 continue
             length = key
-            while j + length < n and p + length < len(cached) and prompt[j + length] == cached[p + length] and not keep_fresh[j + length]:
+            while j + length < n and p + length < len(cached) and prompt[j + length] == cached[p + length]:
                 length += 1
             if length > best_len:
                 best_at, best_len = p, length

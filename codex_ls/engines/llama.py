@@ -437,7 +437,7 @@ class LlamaCppEngine:
             return None
         marker = self._fim_suffix_token() if self.kv_shift_min_tokens and cache_tokens else None
         if marker is not None and marker in cache_tokens[cached:] and marker in tokens[cached:end]:  # FIM prompts only (not chat)
-            from codex_ls.engines.kv_reuse import plan_kv_reuse
+            from codex_ls.engines.kv_reuse import Segment, plan_kv_reuse
 
             # Only the prefix moves: runs come from before the cached prompt's suffix marker and
             # go before the new one. A moved suffix, evaluated for another cursor, misleads the
@@ -445,7 +445,7 @@ class LlamaCppEngine:
             # first lines fell from 85 to 57 when the suffix moved too).
             cache_end = cache_tokens.index(marker, cached)
             new_marker = tokens.index(marker, cached, end)
-            plan = plan_kv_reuse(cache_tokens[:cache_end], tokens[:end], cached, self.kv_shift_min_tokens, [(new_marker, end)])
+            plan = plan_kv_reuse(cache_tokens[:cache_end], tokens[:new_marker], cached, self.kv_shift_min_tokens) + [Segment(new_marker, end)]
             runs = [(sg.start, sg.end, sg.cached_at) for sg in plan if sg.cached_at is not None]
             log.debug("KV shift: %d cached, %d common, runs (start, end, from) %s, %d fresh", len(cache_tokens), cached, runs, sum(sg.end - sg.start for sg in plan if sg.cached_at is None))
             if runs:
