@@ -40,7 +40,7 @@ class ModelSettings:
     kv_shift_min_tokens: int = field(
         default=64,
         metadata={
-            "doc": "KV shifting (`llama-cpp` engine, like llama-server's `--cache-reuse`): when the prompt's start moves (the prefix cut again, another scope header pinned above it), runs of at least this many prefix tokens that the KV cache holds at another position are moved into place instead of evaluated. The suffix is never moved: evaluated for another cursor, it misleads the model (`benchmarks/latency.py`, pause: exact first lines fell from 85 to 57 of 240 when it was). 0 turns it off."
+            "doc": "KV shifting (`llama-cpp` engine, like llama-server's `--cache-reuse`): when the prompt's start moves (the prefix cut again, another scope header pinned above it), runs of at least this many prefix tokens that the KV cache holds at another position are moved into place instead of evaluated. The suffix is never moved: evaluated for another cursor, it misleads the model (`benchmarks/latency.py --scenarios pause --positions 80`: exact lines fell from 81 to 54 of 240 when it was; 80 with the prefix only). 0 turns it off."
         },
     )
     prompt_lookup_tokens: int = field(

@@ -23,7 +23,8 @@ def test_the_common_prefix_alone_leaves_nothing_to_plan():
 
 def test_cursor_moved_down_the_old_suffix_becomes_prefix_and_suffix():
     """Cached: prefix P, marker, suffix S (200 tokens). The cursor moved 60 tokens down: the new
-    prompt is P + S[:60], marker, S[60:]: two runs of S are shifted, only the marker is new."""
+    prompt is P + S[:60], marker, S[60:]: the planner finds two runs of S and leaves only the
+    marker to evaluate. (The llama engine plans the prefix part only: see test_engine_llama.)"""
     p, s = list(range(100)), list(range(1000, 1200))
     cached = p + [FS] + s
     prompt = p + s[:60] + [FS] + s[60:]

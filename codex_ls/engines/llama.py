@@ -441,8 +441,8 @@ class LlamaCppEngine:
 
             # Only the prefix moves: runs come from before the cached prompt's suffix marker and
             # go before the new one. A moved suffix, evaluated for another cursor, misleads the
-            # model about where the hole is (benchmarks/latency.py, pause, 240 positions: exact
-            # first lines fell from 85 to 57 when the suffix moved too).
+            # model about where the hole is (benchmarks/latency.py --scenarios pause --positions 80:
+            # exact lines fell from 81 to 54 of 240 when the suffix moved too, 80 with the prefix only).
             cache_end = cache_tokens.index(marker, cached)
             new_marker = tokens.index(marker, cached, end)
             plan = plan_kv_reuse(cache_tokens[:cache_end], tokens[:new_marker], cached, self.kv_shift_min_tokens) + [Segment(new_marker, end)]
