@@ -31,7 +31,7 @@ from codex_ls.engines.base import (  # noqa: E402
     GenerationRequest,
 )
 from codex_ls.engines.llama import LlamaCppEngine  # noqa: E402
-from codex_ls.engines.openai import OpenAIEngine, is_loopback_host, normalize_url  # noqa: E402
+from codex_ls.engines.openai import OpenAIEngine, is_loopback_host, normalize_url, token_logprobs  # noqa: E402
 from conftest import SLOW_MODEL, TINY_MODEL, server_command, server_env  # noqa: E402
 from llama_server import LlamaServer, free_port  # noqa: E402
 
@@ -90,6 +90,31 @@ def test_streamed_completion_stops_and_cancels(tiny_server):
     cancelled = engine.generate(GenerationRequest(prompt, max_tokens=40), token)
     assert cancelled.finish_reason == "cancelled" and cancelled.generated_tokens <= 1
     engine.close()
+
+
+def test_log_probabilities_come_from_the_server_and_match_the_local_engine(tiny_server, local_tiny):
+    engine = OpenAIEngine(tiny_server.url, fim=QWEN_FIM)
+    prompt = "<|fim_prefix|>def f(<|fim_suffix|>\n<|fim_middle|>"
+    plain = engine.generate(GenerationRequest(prompt, max_tokens=10))
+    assert plain.mean_logprob is None  # not asked for, not computed
+    remote = engine.generate(GenerationRequest(prompt, max_tokens=10, logprobs=True))
+    local = local_tiny.generate(GenerationRequest(prompt, max_tokens=10, logprobs=True))
+    assert remote.text == plain.text and remote.mean_logprob is not None and remote.mean_logprob < 0
+    # The same weights, the same greedy tokens: the server's log-probabilities are the local engine's.
+    assert local.text.replace("\ufffd", "") == remote.text  # (the server drops a split UTF-8 character)
+    assert remote.mean_logprob == pytest.approx(local.mean_logprob, abs=1e-3)
+    engine.close()
+
+
+def test_token_logprobs_reads_each_servers_event_shape():
+    # The three shapes servers stream (see token_logprobs); llama_cpp.server's legacy one is
+    # exercised against the real server above.
+    assert token_logprobs({"choices": [{"text": "a", "logprobs": {"tokens": ["a"], "token_logprobs": [-0.5]}}]}) == [-0.5]
+    assert token_logprobs({"choices": [{"text": "ab", "logprobs": {"content": [{"token": "a", "logprob": -0.25}, {"token": "b", "logprob": -1.0}]}}]}) == [-0.25, -1.0]
+    assert token_logprobs({"content": "x", "completion_probabilities": [{"id": 1, "token": "x", "logprob": -2.0, "top_logprobs": []}]}) == [-2.0]
+    assert token_logprobs({"choices": [{"text": "a", "logprobs": {"token_logprobs": [None, -0.1]}}]}) == [-0.1]
+    assert token_logprobs({"choices": [{"text": "a", "logprobs": None}]}) == []
+    assert token_logprobs({"choices": [{"text": "a"}]}) == []
 
 
 def test_sampling_seed_reaches_the_server(tiny_server):

@@ -329,6 +329,8 @@ class OpenAIEngine:
             common["seed"] = request.seed
         if parts is not None:
             body = {"input_prefix": parts[0], "input_suffix": parts[1], "prompt": "", "n_predict": request.max_tokens, "cache_prompt": True, **common}
+            if request.logprobs:
+                body["n_probs"] = 1
             if request.stop:
                 body["stop"] = list(request.stop)
             try:
@@ -337,6 +339,8 @@ class OpenAIEngine:
                 log.info("the server has no working /infill; using /v1/completions")
                 self.has_infill = False
         body = {"prompt": request.prompt, "max_tokens": request.max_tokens, **common}
+        if request.logprobs:
+            body["logprobs"] = 1
         if self.model:
             body["model"] = self.model
         if request.stop:
@@ -394,7 +398,11 @@ class OpenAIEngine:
         return prefix, suffix
 
     def _stream(self, path: str, body: dict, request, stop: tuple[str, ...], cancel: CancelToken | None, piece: Callable[[dict], tuple[str, str | None]]) -> GenerationResult:
-        """POST ``body`` to ``path`` with streaming and run the per-piece stop checks on what arrives."""
+        """POST ``body`` to ``path`` with streaming and run the per-piece stop checks on what arrives.
+
+        When ``request.logprobs`` (a ``GenerationRequest`` that asked for them), the
+        log-probabilities the server streams with each piece (:func:`token_logprobs`) go into
+        the result's ``mean_logprob``; a server that sends none leaves it ``None``."""
         start = time.perf_counter()
         stream = TextStream(stop, request.should_stop, request.max_tokens, cancel, request.deadline_s)
         server_finish: str | None = None
@@ -417,6 +425,8 @@ class OpenAIEngine:
                             raise GenerationError(f"the inference server failed: {_error_text(event['error'])}")
                         text, finish = piece(event)
                         usage = event.get("usage") or usage
+                        if getattr(request, "logprobs", False) and not stream.finish:
+                            stream.logprobs.extend(token_logprobs(event))
                         if (stream.push_text(text) if text else stream.poll()) is not None:
                             break  # leaving the block early closes the connection: the server stops
                         server_finish = finish or server_finish  # then read on to [DONE]: the connection is reused
@@ -481,6 +491,35 @@ class _Attempt:
 
 def _error_text(error: Any) -> str:
     return str(error.get("message", error)) if isinstance(error, dict) else str(error)
+
+
+def token_logprobs(event: dict) -> list[float]:
+    """The natural-log probabilities of the sampled tokens in one streamed event, ``[]`` if none.
+
+    Three shapes are read:
+
+    * OpenAI's legacy completions format, ``choices[0].logprobs.token_logprobs`` (vLLM,
+      ``python -m llama_cpp.server``), asked for with ``"logprobs": 1``;
+    * the chat format, ``choices[0].logprobs.content[].logprob`` (llama-server's
+      ``/v1/completions`` and ``/v1/chat/completions``);
+    * llama-server's native ``/infill`` answer, ``completion_probabilities[].logprob``,
+      asked for with ``"n_probs": 1``.
+
+    ``null`` entries (the legacy format's first token of an echoed prompt) are skipped.
+    """
+    probs = event.get("completion_probabilities")
+    if probs is None:
+        choice = (event.get("choices") or [{}])[0]
+        holder = choice.get("logprobs") if isinstance(choice, dict) else None
+        if not isinstance(holder, dict):
+            return []
+        probs = holder.get("token_logprobs")
+        if probs is None:
+            probs = holder.get("content")
+    if not isinstance(probs, list):
+        return []
+    values = (p.get("logprob") if isinstance(p, dict) else p for p in probs)
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
 def _completion_piece(event: dict) -> tuple[str, str | None]:
