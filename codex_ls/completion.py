@@ -17,8 +17,8 @@ from typing import Callable, Iterable, Sequence
 from codex_ls.documents import Document
 from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, GenerationResult
 from codex_ls.postprocess import postprocess
-from codex_ls.context import OtherDocument, display_path, import_lines, names_near, related_snippets, scope_headers
-from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt
+from codex_ls.context import OtherDocument, display_path, import_lines, names_near, related_snippets, scope_end_line, scope_headers
+from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint, indentation_levels
 from codex_ls.syntax import python_indentation_error_lines, should_complete
@@ -175,7 +175,8 @@ def _prompt(
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
-    and the suffix (``text[offset:]``) under their budgets."""
+    and the suffix (``text[offset:]``, to the end of the innermost enclosing class or function
+    with ``completion.suffixScope``) under their budgets."""
     text = doc.text
     source = doc.source
     language = doc.language.name if doc.language else None
@@ -196,9 +197,14 @@ def _prompt(
         for snip in snippets:
             by_path.setdefault(snip.path, []).append(snip.text)
         files = [(path, "\n".join(texts)) for path, texts in by_path.items()]
+    suffix = text[offset:]
+    if settings.suffix_scope and doc.tree is not None and settings.strategy == "syntax":
+        end = scope_end_line(doc.tree, doc.byte_offset(offset), source)
+        if end is not None:
+            suffix = suffix_through_line(suffix, end - text.count("\n", 0, offset))
     return build_prompt(
         text[: offset if split is None else split],
-        text[offset:],
+        suffix,
         profile.fim,
         engine.count_tokens,
         prefix_tokens=settings.prefix_tokens,

@@ -241,3 +241,23 @@ def scope_headers(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> li
             out.append((node.start_point[0], source[start:end].decode("utf-8", "replace")))
         node = node.parent
     return out[::-1]
+
+
+def scope_end_line(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> int | None:
+    """The 0-based last line of the innermost class/function (:data:`SCOPE_TYPES`) around UTF-8
+    offset ``byte`` that ends below the cursor's line, or ``None`` (no such scope: the cursor
+    is at module level, or at the end of a top-level definition's body, where the code that
+    follows matters). Scopes are found from the last code before the cursor, as in
+    :func:`scope_headers`, so a blank line at the end of a body counts as inside it."""
+    if tree is None:
+        return None
+    anchor = len(source[:byte].rstrip()) - 1
+    if anchor < 0:
+        return None
+    cursor_line = source.count(b"\n", 0, byte)
+    node = tree.root_node.descendant_for_byte_range(anchor, anchor)
+    while node is not None:
+        if node.type in SCOPE_TYPES and node.start_byte < byte and node.end_point[0] > cursor_line:
+            return node.end_point[0]
+        node = node.parent
+    return None

@@ -152,6 +152,18 @@ def clip_suffix(suffix: str, budget: int, count_tokens: Callable[[str], int]) ->
     return lines[0] + "".join(below), used
 
 
+def suffix_through_line(suffix: str, line: int) -> str:
+    """``suffix`` up to the end of its 0-based line ``line`` (line 0: the rest of the cursor's
+    line), with that line's line break; all of it if it has no more lines. ``line < 0`` keeps
+    line 0."""
+    end = -1
+    for _ in range(max(line, 0) + 1):
+        end = suffix.find("\n", end + 1)
+        if end == -1:
+            return suffix
+    return suffix[: end + 1]
+
+
 @dataclass(frozen=True)
 class RepoFormat:
     """A model's repository-level prompt tokens (Qwen2.5-Coder: ``<|repo_name|>``, ``<|file_sep|>``)."""

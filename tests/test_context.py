@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from codex_ls.completion import ModelProfile, _prompt, other_documents
-from codex_ls.context import definitions, display_path, import_lines, names_near, related_snippets, scope_headers
+from codex_ls.context import definitions, display_path, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.documents import Document
 from codex_ls.prompt import FimTemplate, RepoFormat, build_prompt
 from codex_ls.settings import CompletionSettings
@@ -176,3 +176,48 @@ def test_imports_stay_pinned_while_a_line_is_typed():
         typed = source[:start] + line[:n] + source[start + len(line) :]
         doc = Document("file:///w/textwrap.py", typed, n, "python")
         assert import_lines("python", doc.tree, doc.source) == expected, line[:n]
+
+
+# --- the suffix ends with the enclosing scope ------------------------------------------------
+
+SCOPED = {
+    "python": ("file:///w/s.py", "class Box:\n    def size(self):\n        n = 0\n        CURSOR\n        return n\n\n    def other(self):\n        return 2\n\n\ndef after():\n    return 3\n", 4),
+    "javascript": ("file:///w/s.js", "class Box {\n  size() {\n    let n = 0;\n    CURSOR\n    return n;\n  }\n\n  other() { return 2; }\n}\n\nfunction after() { return 3; }\n", 5),
+    "go": ("file:///w/s.go", "package main\n\nfunc size() int {\n\tn := 0\n\tCURSOR\n\treturn n\n}\n\nfunc after() int { return 3 }\n", 6),
+    "rust": ("file:///w/s.rs", "fn size() -> i32 {\n    let n = 0;\n    CURSOR\n    n\n}\n\nfn after() -> i32 { 3 }\n", 4),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SCOPED))
+def test_the_suffix_ends_with_the_innermost_scope_around_the_cursor(language):
+    uri, marked, end_line = SCOPED[language]
+    offset = marked.index("CURSOR")
+    text = marked.replace("CURSOR", "")
+    doc = Document(uri, text, 0, language)
+    assert scope_end_line(doc.tree, doc.byte_offset(offset), doc.source) == end_line
+    profile = ModelProfile(FimTemplate(), ())
+    prompt = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None)
+    lines = text.split("\n")
+    scope_end = len("\n".join(lines[: end_line + 1])) + 1  # after the scope's last line break
+    assert prompt.suffix == text[offset:scope_end]
+    assert "after" not in prompt.suffix and prompt.suffix.endswith(lines[end_line] + "\n")
+    whole = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0, suffix_scope=False), [], None)
+    assert whole.suffix == text[offset:]
+
+
+def test_no_scope_end_below_the_cursor_keeps_the_suffix_to_its_budget():
+    # at the end of a top-level function's body the code that follows is the context
+    text = "def f():\n    x = 1\n    \n\ndef g():\n    return 2\n"
+    doc = Document("file:///w/e.py", text, 0, "python")
+    offset = text.index("    \n") + 4
+    assert scope_end_line(doc.tree, doc.byte_offset(offset), doc.source) is None
+    assert _prompt(doc, offset, _Counter(), ModelProfile(FimTemplate(), ()), CompletionSettings(), [], None).suffix == text[offset:]
+    # a nested function that ended above the cursor: the outer one bounds the suffix
+    nested = "def outer():\n    def inner():\n        return 1\n    \n    return inner\n\n\ndef g():\n    pass\n"
+    doc = Document("file:///w/n.py", nested, 0, "python")
+    offset = nested.index("    \n") + 4
+    assert scope_end_line(doc.tree, doc.byte_offset(offset), doc.source) == 4
+    # module level: nothing encloses the cursor
+    top = "import os\n\nX = 1\n"
+    doc = Document("file:///w/t.py", top, 0, "python")
+    assert scope_end_line(doc.tree, doc.byte_offset(len("import os\n")), doc.source) is None

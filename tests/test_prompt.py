@@ -1,6 +1,6 @@
 """FIM prompt building and the token budget (pure)."""
 
-from codex_ls.prompt import FimTemplate, build_prompt, clip_prefix, clip_suffix, prefix_from
+from codex_ls.prompt import FimTemplate, build_prompt, clip_prefix, clip_suffix, prefix_from, suffix_through_line
 
 
 def count_chars(text: str) -> int:
@@ -99,3 +99,13 @@ def test_an_anchored_prefix_keeps_the_prompt_start_while_the_cursor_moves_down()
     # An anchor below the cursor (the cursor moved up) is ignored.
     up = build_prompt(at(100), "", FimTemplate(), count_chars, prefix_tokens=1600, suffix_tokens=64, anchor_line=224)
     assert up.first_line == 0
+
+
+def test_suffix_through_line():
+    suffix = "rest\nb\nc\n"
+    assert suffix_through_line(suffix, 0) == "rest\n"
+    assert suffix_through_line(suffix, 1) == "rest\nb\n"
+    assert suffix_through_line(suffix, 2) == suffix
+    assert suffix_through_line(suffix, 9) == suffix
+    assert suffix_through_line("a\nno break", 1) == "a\nno break"
+    assert suffix_through_line(suffix, -1) == "rest\n"
