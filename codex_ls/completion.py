@@ -55,6 +55,37 @@ class ModelProfile:
 
 
 @dataclass(frozen=True)
+class SuffixEnd:
+    """Where ``completion.suffixScope`` ended a prompt's suffix, kept per document (see :func:`suffix_end`).
+
+    Attributes:
+        cursor_line: the cursor's 0-based line.
+        lines_below: line breaks after the cursor.
+        end_line: the suffix's last line (0-based), or ``None`` when nothing bounds it.
+    """
+
+    cursor_line: int
+    lines_below: int
+    end_line: int | None
+
+
+def suffix_end(doc: Document, offset: int, previous: SuffixEnd | None = None) -> SuffixEnd:
+    """Where the suffix of a prompt for the cursor at ``offset`` ends: the end of the innermost
+    class or function around it (:func:`codex_ls.context.scope_end_line`).
+
+    While the user types on one line (``previous`` is on the same line, with as many lines
+    below), the previous end is kept: the tree of a half-typed line may close the scope
+    elsewhere (an unclosed ``{`` in Go), and a suffix that changes with every keystroke
+    would be evaluated again each time instead of staying in the KV cache.
+    """
+    cursor_line = doc.text.count("\n", 0, offset)
+    lines_below = doc.text.count("\n", offset)
+    if previous is not None and previous.cursor_line == cursor_line and previous.lines_below == lines_below:
+        return previous
+    return SuffixEnd(cursor_line, lines_below, scope_end_line(doc.tree, doc.byte_offset(offset), doc.source))
+
+
+@dataclass(frozen=True)
 class CompletionOutcome:
     """The result of :func:`complete`.
 
@@ -64,6 +95,8 @@ class CompletionOutcome:
         context: the cursor context used by the stop rules.
         prompt: the prompt sent to the engine.
         generation: the engine's raw result (``None`` if the model was not called).
+        suffix_end: where the suffix was ended (``completion.suffixScope``); pass it back
+            to the next :func:`complete` for the same document.
         raw_text: generated text before post-processing.
     """
 
@@ -72,6 +105,7 @@ class CompletionOutcome:
     context: CursorContext
     prompt: FimPrompt | None
     generation: GenerationResult | None
+    suffix_end: SuffixEnd | None = None
 
     @property
     def raw_text(self) -> str:
@@ -172,11 +206,13 @@ def _prompt(
     root_uri: str | None,
     split: int | None = None,
     anchor_line: int | None = None,
+    suffix_end_line: int | None = None,
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
     and the suffix (``text[offset:]``, to the end of the innermost enclosing class or function
-    with ``completion.suffixScope``) under their budgets."""
+    with ``completion.suffixScope``: ``suffix_end_line``, 0-based, from :func:`suffix_end`)
+    under their budgets."""
     text = doc.text
     source = doc.source
     language = doc.language.name if doc.language else None
@@ -198,10 +234,8 @@ def _prompt(
             by_path.setdefault(snip.path, []).append(snip.text)
         files = [(path, "\n".join(texts)) for path, texts in by_path.items()]
     suffix = text[offset:]
-    if settings.suffix_scope and doc.tree is not None and settings.strategy == "syntax":
-        end = scope_end_line(doc.tree, doc.byte_offset(offset), source)
-        if end is not None:
-            suffix = suffix_through_line(suffix, end - text.count("\n", 0, offset))
+    if suffix_end_line is not None:
+        suffix = suffix_through_line(suffix, suffix_end_line - text.count("\n", 0, offset))
     return build_prompt(
         text[: offset if split is None else split],
         suffix,
@@ -329,6 +363,7 @@ def complete(
     others: Sequence[OtherDocument] = (),
     root_uri: str | None = None,
     anchor_line: int | None = None,
+    previous_suffix_end: SuffixEnd | None = None,
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -346,6 +381,8 @@ def complete(
             document: the prefix starts there again while it fits (see
             :func:`codex_ls.prompt.build_prompt`), so the KV cache keeps the
             prompt's start when the cursor moves down.
+        previous_suffix_end: the ``suffix_end`` of the previous completion in this
+            document (see :func:`suffix_end`).
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -362,10 +399,12 @@ def complete(
     # keystroke on this line, and the KV cache holds all of it but the last few tokens.
     in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
-    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line)
+    scoped = suffix_end(doc, offset, previous_suffix_end) if settings.suffix_scope and not baseline and doc.tree is not None else None
+    end_line = scoped.end_line if scoped else None
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line, suffix_end_line=end_line)
     if anchor_line is not None and prompt.prefix_tokens + prompt.suffix_tokens + prompt.context_tokens + settings.max_tokens + ANCHOR_SLACK_TOKENS > engine.context_length:
         # The prefix grown from the anchor would crowd the context window: cut it to its budget.
-        prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed))
+        prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), suffix_end_line=end_line)
     indent = None if baseline else _indentation(doc, prefix, ctx)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)
@@ -436,4 +475,4 @@ def complete(
         doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,
         elapsed, result.finish_reason, len(final), doc.version, offset, retries,
     )
-    return CompletionOutcome(final, offset, ctx, prompt, result)
+    return CompletionOutcome(final, offset, ctx, prompt, result, scoped)

@@ -245,10 +245,12 @@ def scope_headers(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> li
 
 def scope_end_line(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> int | None:
     """The 0-based last line of the innermost class/function (:data:`SCOPE_TYPES`) around UTF-8
-    offset ``byte`` that ends below the cursor's line, or ``None`` (no such scope: the cursor
-    is at module level, or at the end of a top-level definition's body, where the code that
-    follows matters). Scopes are found from the last code before the cursor, as in
-    :func:`scope_headers`, so a blank line at the end of a body counts as inside it."""
+    offset ``byte`` that ends below the cursor's line; failing that, of the top-level statement
+    around it (``const f = () => {...}`` in JavaScript, a ``main`` block in Python). ``None``
+    when nothing around the cursor ends below its line (module level, or the end of a
+    top-level definition's body, where the code that follows matters). Scopes are found from
+    the last code before the cursor, as in :func:`scope_headers`, so a blank line at the end
+    of a body counts as inside it."""
     if tree is None:
         return None
     anchor = len(source[:byte].rstrip()) - 1
@@ -256,8 +258,12 @@ def scope_end_line(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> i
         return None
     cursor_line = source.count(b"\n", 0, byte)
     node = tree.root_node.descendant_for_byte_range(anchor, anchor)
+    top = None
     while node is not None:
-        if node.type in SCOPE_TYPES and node.start_byte < byte and node.end_point[0] > cursor_line:
-            return node.end_point[0]
+        if node.start_byte < byte and node.end_point[0] > cursor_line:
+            if node.type in SCOPE_TYPES:
+                return node.end_point[0]
+            if node.parent is not None and node.parent.parent is None:
+                top = node
         node = node.parent
-    return None
+    return top.end_point[0] if top is not None else None

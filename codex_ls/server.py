@@ -19,6 +19,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from codex_ls import __version__
+from codex_ls.completion import SuffixEnd
 from codex_ls.documents import DocumentStore
 from codex_ls.engines.base import CancelToken
 from codex_ls.model_manager import ModelManager
@@ -83,6 +84,8 @@ class CodexLanguageServer(LanguageServer):
         typing: the last suggestion shown per document, for typing through it.
         prompt_anchors: per document, the line where the last completion prompt's
             prefix started (``FimPrompt.first_line``), to start the next one there.
+        suffix_ends: per document, where the last prompt's suffix ended
+            (:class:`~codex_ls.completion.SuffixEnd`), kept while typing on one line.
         engine_executor: the single thread that runs model work.
         cli_model: ``--model`` from the command line, if any.
     """
@@ -96,6 +99,7 @@ class CodexLanguageServer(LanguageServer):
         self.requests = RequestTracker()
         self.typing = TypingCache()
         self.prompt_anchors: dict[str, int] = {}
+        self.suffix_ends: dict[str, SuffixEnd] = {}
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
         self._models: ModelManager | None = None
         self.settings_error_shown = False

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from codex_ls.completion import ModelProfile, _prompt, other_documents
+from codex_ls.completion import ModelProfile, SuffixEnd, _prompt, other_documents, suffix_end
 from codex_ls.context import definitions, display_path, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.documents import Document
 from codex_ls.prompt import FimTemplate, RepoFormat, build_prompt
@@ -196,12 +196,14 @@ def test_the_suffix_ends_with_the_innermost_scope_around_the_cursor(language):
     doc = Document(uri, text, 0, language)
     assert scope_end_line(doc.tree, doc.byte_offset(offset), doc.source) == end_line
     profile = ModelProfile(FimTemplate(), ())
-    prompt = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None)
+    end = suffix_end(doc, offset)
+    assert end == SuffixEnd(text.count("\n", 0, offset), text.count("\n", offset), end_line)
+    prompt = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None, suffix_end_line=end.end_line)
     lines = text.split("\n")
     scope_end = len("\n".join(lines[: end_line + 1])) + 1  # after the scope's last line break
     assert prompt.suffix == text[offset:scope_end]
     assert "after" not in prompt.suffix and prompt.suffix.endswith(lines[end_line] + "\n")
-    whole = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0, suffix_scope=False), [], None)
+    whole = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None)
     assert whole.suffix == text[offset:]
 
 
@@ -211,7 +213,7 @@ def test_no_scope_end_below_the_cursor_keeps_the_suffix_to_its_budget():
     doc = Document("file:///w/e.py", text, 0, "python")
     offset = text.index("    \n") + 4
     assert scope_end_line(doc.tree, doc.byte_offset(offset), doc.source) is None
-    assert _prompt(doc, offset, _Counter(), ModelProfile(FimTemplate(), ()), CompletionSettings(), [], None).suffix == text[offset:]
+    assert suffix_end(doc, offset).end_line is None
     # a nested function that ended above the cursor: the outer one bounds the suffix
     nested = "def outer():\n    def inner():\n        return 1\n    \n    return inner\n\n\ndef g():\n    pass\n"
     doc = Document("file:///w/n.py", nested, 0, "python")
@@ -221,3 +223,22 @@ def test_no_scope_end_below_the_cursor_keeps_the_suffix_to_its_budget():
     top = "import os\n\nX = 1\n"
     doc = Document("file:///w/t.py", top, 0, "python")
     assert scope_end_line(doc.tree, doc.byte_offset(len("import os\n")), doc.source) is None
+
+
+def test_the_suffix_end_stays_put_while_typing_on_one_line():
+    # Go: a half-typed `if n > 0 {` leaves a brace open, and tree-sitter then ends the function
+    # elsewhere; the suffix must not change with each keystroke (the KV cache holds it).
+    text = "package main\n\nfunc size() int {\n\tn := 0\n\t\n\treturn n\n}\n\nfunc after() int {\n\treturn 3\n}\n"
+    offset = text.index("\t\n\treturn") + 1
+    doc = Document("file:///w/s.go", text, 0, "go")
+    first = suffix_end(doc, offset)
+    assert first.end_line == 6
+    typed = text[:offset] + "if n > 0 {" + text[offset:]
+    doc2 = Document("file:///w/s.go", typed, 1, "go")
+    at = offset + len("if n > 0 {")
+    assert suffix_end(doc2, at).end_line != 6  # what the tree says mid-line
+    assert suffix_end(doc2, at, first) is first  # kept: same line, as many lines below
+    # another line (or a line added below) is measured again
+    moved = text.index("\treturn n") + 1
+    assert suffix_end(doc, moved, first) == SuffixEnd(5, text.count("\n", moved), 6)
+    assert suffix_end(doc, moved, first) is not first

@@ -103,7 +103,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     loop = asyncio.get_running_loop()
     try:
         outcome = await loop.run_in_executor(
-            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, ls.prompt_anchors.get(uri)
+            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, ls.prompt_anchors.get(uri), ls.suffix_ends.get(uri)
         )
     except asyncio.CancelledError:
         token.cancel()
@@ -115,6 +115,8 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         ls.requests.end(uri, token)
     if outcome.prompt is not None:
         ls.prompt_anchors[uri] = outcome.prompt.first_line
+        if outcome.suffix_end is not None:
+            ls.suffix_ends[uri] = outcome.suffix_end
     if not outcome.text or token.cancelled:
         return None
     ls.typing.remember(uri, snap.text[:offset], snap.text[offset:], outcome.text)
