@@ -71,7 +71,8 @@ class SuffixEnd:
 
 def suffix_end(doc: Document, offset: int, previous: SuffixEnd | None = None) -> SuffixEnd:
     """Where the suffix of a prompt for the cursor at ``offset`` ends: the end of the innermost
-    class or function around it (:func:`codex_ls.context.scope_end_line`).
+    class or function around it, else of its top-level statement
+    (:func:`codex_ls.context.scope_end_line`).
 
     While the user types on one line (``previous`` is on the same line, with as many lines
     below), the previous end is kept: the tree of a half-typed line may close the scope
@@ -210,9 +211,8 @@ def _prompt(
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
-    and the suffix (``text[offset:]``, to the end of the innermost enclosing class or function
-    with ``completion.suffixScope``: ``suffix_end_line``, 0-based, from :func:`suffix_end`)
-    under their budgets."""
+    and the suffix (``text[offset:]``, up to the 0-based line ``suffix_end_line`` if given:
+    see :func:`suffix_end`) under their budgets."""
     text = doc.text
     source = doc.source
     language = doc.language.name if doc.language else None

@@ -63,7 +63,7 @@ class CompletionSettings:
     suffix_scope: bool = field(
         default=True,
         metadata={
-            "doc": "End the suffix with the innermost class or function around the cursor (tree-sitter; within `suffixTokens`): the code below that is left out. The next definitions mislead the model more than they help, and each cursor move evaluates fewer tokens (`benchmarks/latency.py --scenarios pause --positions 80`: 88 exact lines of 240 against 80 with the whole 256-token suffix, pause medians 19-42% lower; a 64-token suffix: 71)."
+            "doc": "End the suffix with the innermost class or function around the cursor, else its top-level statement (tree-sitter; within `suffixTokens`): the code below that is left out. The next definitions mislead the model more than they help, and each cursor move evaluates fewer tokens (`benchmarks/latency.py --scenarios pause --positions 80`: 88 exact lines of 240 against 80 with the whole 256-token suffix, pause medians 19-42% lower; a 64-token suffix: 71)."
         },
     )
     fim_order: Literal["psm", "spm"] = field(default="psm", metadata={"doc": "Fill-in-the-middle prompt order: `psm` (prefix, suffix, middle: what Qwen2.5-Coder was trained on) or `spm` (suffix first)."})
