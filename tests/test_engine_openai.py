@@ -103,6 +103,12 @@ def test_log_probabilities_come_from_the_server_and_match_the_local_engine(tiny_
     # The same weights, the same greedy tokens: the server's log-probabilities are the local engine's.
     assert local.text.replace("\ufffd", "") == remote.text  # (the server drops a split UTF-8 character)
     assert remote.mean_logprob == pytest.approx(local.mean_logprob, abs=1e-3)
+    # chat (code actions rank and refuse answers by it)
+    # (4 tokens: the tiny model's 5th splits a UTF-8 character, which the server streams with the next token)
+    chat = ChatRequest((ChatMessage("user", "What does f do?"),), max_tokens=4, logprobs=True)
+    remote_chat, local_chat = engine.chat(chat), local_tiny.chat(chat)
+    assert remote_chat.text == local_chat.text and remote_chat.generated_tokens == 4
+    assert remote_chat.mean_logprob is not None and remote_chat.mean_logprob == pytest.approx(local_chat.mean_logprob, abs=1e-3)
     engine.close()
 
 

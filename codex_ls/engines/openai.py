@@ -366,6 +366,9 @@ class OpenAIEngine:
             body["top_k"] = 1
         elif request.seed is not None:
             body["seed"] = request.seed
+        if request.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = 1  # python -m llama_cpp.server sends none without it
         model = self.chat_model or self.model
         if model:
             body["model"] = model
@@ -425,7 +428,7 @@ class OpenAIEngine:
                             raise GenerationError(f"the inference server failed: {_error_text(event['error'])}")
                         text, finish = piece(event)
                         usage = event.get("usage") or usage
-                        if getattr(request, "logprobs", False) and not stream.finish:
+                        if request.logprobs and not stream.finish:
                             stream.logprobs.extend(token_logprobs(event))
                         if (stream.push_text(text) if text else stream.poll()) is not None:
                             break  # leaving the block early closes the connection: the server stops
