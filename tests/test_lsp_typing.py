@@ -104,3 +104,33 @@ async def test_moving_down_the_file_evaluates_only_the_new_lines(client: Languag
     # (Cut to its budget again, the prefix would start 32 lines further down: all of it new.)
     assert prompt > first_prompt
     assert evaluated < prompt * 3 // 4, (prompt, evaluated)
+
+
+async def test_typing_an_unclosed_brace_keeps_the_suffix_in_the_kv_cache(client: LanguageClient):
+    # The suffix ends with the function around the cursor (completion.suffixScope). Half-typed,
+    # `if n > 0 {` leaves a brace open and tree-sitter then ends the function elsewhere; the
+    # server keeps the suffix's end while the user types on the line, so each keystroke
+    # evaluates only its own tokens instead of the suffix again.
+    uri = "file:///tmp/typing.go"
+    body = "".join(f"\tv{i} := {i}\n" for i in range(30))
+    text = "package main\n\nfunc size() int {\n" + body + "\tn := 0\n\t\n\treturn n\n}\n\n" + "".join(f"func after{i}() int {{ return {i} }}\n" for i in range(20))
+    line = text.split("\n").index("\t")
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(uri=uri, language_id="go", version=1, text=text))
+    )
+    await inline(client, uri, line, 1)
+    evaluated_per_key = []
+    for version, ch in enumerate("if n > 0 {", start=2):
+        character = version - 1  # after the tab and the characters typed so far
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=types.Position(line=line, character=character), end=types.Position(line=line, character=character)), text=ch)],
+            )
+        )
+        calls = model_calls(client)
+        await inline(client, uri, line, character + 1)
+        if model_calls(client) > calls:
+            evaluated_per_key.append(last_model_run(client)[1])
+    assert len(evaluated_per_key) >= 8, evaluated_per_key  # the model ran for (nearly) every keystroke
+    assert max(evaluated_per_key) <= 8, evaluated_per_key
