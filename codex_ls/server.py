@@ -82,10 +82,9 @@ class CodexLanguageServer(LanguageServer):
         models: loads and serves the engine.
         requests: supersedes older model requests per document.
         typing: the last suggestion shown per document, for typing through it.
-        prompt_anchors: per document, the line where the last completion prompt's
-            prefix started (``FimPrompt.first_line``), to start the next one there.
-        suffix_ends: per document, where the last prompt's suffix ended
-            (:class:`~codex_ls.completion.SuffixEnd`), kept while typing on one line.
+        prompt_anchors: per document, where the last completion prompt's prefix
+            started (``FimPrompt.first_line``, to start the next one there) and its
+            suffix ended (``CompletionOutcome.suffix_end``, kept while typing on one line).
         engine_executor: the single thread that runs model work.
         cli_model: ``--model`` from the command line, if any.
     """
@@ -98,8 +97,7 @@ class CodexLanguageServer(LanguageServer):
         self.cli_model = cli_model
         self.requests = RequestTracker()
         self.typing = TypingCache()
-        self.prompt_anchors: dict[str, int] = {}
-        self.suffix_ends: dict[str, SuffixEnd] = {}
+        self.prompt_anchors: dict[str, tuple[int, SuffixEnd | None]] = {}
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
         self._models: ModelManager | None = None
         self.settings_error_shown = False

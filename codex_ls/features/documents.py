@@ -13,7 +13,6 @@ def register(server) -> None:
         item = params.text_document
         ls.documents.open(item.uri, item.text, item.version, item.language_id)
         ls.prompt_anchors.pop(item.uri, None)
-        ls.suffix_ends.pop(item.uri, None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
@@ -27,4 +26,3 @@ def register(server) -> None:
         ls.documents.close(params.text_document.uri)
         ls.typing.forget(params.text_document.uri)
         ls.prompt_anchors.pop(params.text_document.uri, None)
-        ls.suffix_ends.pop(params.text_document.uri, None)

@@ -101,9 +101,10 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         root_uri = None
     token = ls.requests.begin(uri)
     loop = asyncio.get_running_loop()
+    anchor_line, suffix_end = ls.prompt_anchors.get(uri, (None, None))
     try:
         outcome = await loop.run_in_executor(
-            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, ls.prompt_anchors.get(uri), ls.suffix_ends.get(uri)
+            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end
         )
     except asyncio.CancelledError:
         token.cancel()
@@ -114,9 +115,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     finally:
         ls.requests.end(uri, token)
     if outcome.prompt is not None:
-        ls.prompt_anchors[uri] = outcome.prompt.first_line
-        if outcome.suffix_end is not None:
-            ls.suffix_ends[uri] = outcome.suffix_end
+        ls.prompt_anchors[uri] = (outcome.prompt.first_line, outcome.suffix_end)
     if not outcome.text or token.cancelled:
         return None
     ls.typing.remember(uri, snap.text[:offset], snap.text[offset:], outcome.text)
