@@ -207,12 +207,12 @@ def _prompt(
     root_uri: str | None,
     split: int | None = None,
     anchor_line: int | None = None,
-    suffix_end_line: int | None = None,
+    suffix_lines: int | None = None,
 ) -> FimPrompt:
     """The FIM prompt: other files' definitions used near the cursor, pinned imports and
     enclosing scope headers, then the prefix (``text[:split]``, by default up to the cursor)
-    and the suffix (``text[offset:]``, up to the 0-based line ``suffix_end_line`` if given:
-    see :func:`suffix_end`) under their budgets."""
+    and the suffix (``text[offset:]``, through its 0-based line ``suffix_lines`` if given,
+    line 0 being the rest of the cursor's line: see :func:`suffix_end`) under their budgets."""
     text = doc.text
     source = doc.source
     language = doc.language.name if doc.language else None
@@ -234,8 +234,8 @@ def _prompt(
             by_path.setdefault(snip.path, []).append(snip.text)
         files = [(path, "\n".join(texts)) for path, texts in by_path.items()]
     suffix = text[offset:]
-    if suffix_end_line is not None:
-        suffix = suffix_through_line(suffix, suffix_end_line - text.count("\n", 0, offset))
+    if suffix_lines is not None:
+        suffix = suffix_through_line(suffix, suffix_lines)
     return build_prompt(
         text[: offset if split is None else split],
         suffix,
@@ -400,11 +400,11 @@ def complete(
     in_middle = cursor_line_in_middle(settings, engine)
     typed = ctx.line_prefix if in_middle else ""
     scoped = suffix_end(doc, offset, previous_suffix_end) if settings.suffix_scope and not baseline and doc.tree is not None else None
-    end_line = scoped.end_line if scoped else None
-    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line, suffix_end_line=end_line)
+    through = scoped.end_line - scoped.cursor_line if scoped and scoped.end_line is not None else None
+    prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), anchor_line=anchor_line, suffix_lines=through)
     if anchor_line is not None and prompt.prefix_tokens + prompt.suffix_tokens + prompt.context_tokens + settings.max_tokens + ANCHOR_SLACK_TOKENS > engine.context_length:
         # The prefix grown from the anchor would crowd the context window: cut it to its budget.
-        prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), suffix_end_line=end_line)
+        prompt = _prompt(doc, offset, engine, profile, settings, others, root_uri, split=offset - len(typed), suffix_lines=through)
     indent = None if baseline else _indentation(doc, prefix, ctx)
     max_tokens = settings.max_tokens if ctx.mode != "line" or baseline else min(settings.max_tokens, 48)
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)

@@ -198,7 +198,7 @@ def test_the_suffix_ends_with_the_innermost_scope_around_the_cursor(language):
     profile = ModelProfile(FimTemplate(), ())
     end = suffix_end(doc, offset)
     assert end == SuffixEnd(text.count("\n", 0, offset), text.count("\n", offset), end_line)
-    prompt = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None, suffix_end_line=end.end_line)
+    prompt = _prompt(doc, offset, _Counter(), profile, CompletionSettings(context_tokens=0), [], None, suffix_lines=end.end_line - end.cursor_line)
     lines = text.split("\n")
     scope_end = len("\n".join(lines[: end_line + 1])) + 1  # after the scope's last line break
     assert prompt.suffix == text[offset:scope_end]
