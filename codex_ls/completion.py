@@ -309,6 +309,21 @@ def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") ->
     return check
 
 
+def _reporting(
+    rule: Callable[[str], int | None] | None, progress: Callable[[str], None] | None, forced: str, typed: str
+) -> Callable[[str], int | None] | None:
+    """``rule`` (or no rule) that first gives ``progress`` the text after the cursor: the
+    generated text after ``forced`` (the prompt's end), less ``typed`` (already in the document)."""
+    if progress is None:
+        return rule
+
+    def check(text: str) -> int | None:
+        progress((forced + text)[len(typed):])
+        return rule(text) if rule is not None else None
+
+    return check
+
+
 def cursor_line_in_middle(settings: CompletionSettings, engine: Engine) -> bool:
     """Whether the cursor's line goes after the FIM middle marker (see :func:`_middle_start`):
     the ``syntax`` strategy, ``completion.cursorLineInMiddle`` on, and an engine that heals tokens."""
@@ -364,6 +379,7 @@ def complete(
     root_uri: str | None = None,
     anchor_line: int | None = None,
     previous_suffix_end: SuffixEnd | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -383,6 +399,9 @@ def complete(
             prompt's start when the cursor moves down.
         previous_suffix_end: the ``suffix_end`` of the previous completion in this
             document (see :func:`suffix_end`).
+        progress: called on the engine's thread after every generated token with the
+            completion so far, as text after the cursor, before any cut or check (the
+            server lets a request typed through it take over an in-flight generation).
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -420,7 +439,7 @@ def complete(
             max_tokens=max_tokens,
             stop=profile.stop + (("\n",) if one_line else ()),
             temperature=settings.temperature,
-            should_stop=_shifted(rule, forced, typed) if rule else None,
+            should_stop=_reporting(_shifted(rule, forced, typed) if rule else None, progress, forced, typed),
             deadline_s=deadline,
             token_healing=in_middle,
             logprobs=logprobs,

@@ -22,6 +22,7 @@ from codex_ls import __version__
 from codex_ls.completion import SuffixEnd
 from codex_ls.documents import DocumentStore
 from codex_ls.engines.base import CancelToken
+from codex_ls.inflight import InFlight
 from codex_ls.model_manager import ModelManager
 from codex_ls.settings import Settings
 from codex_ls.typing_cache import TypingCache
@@ -82,6 +83,7 @@ class CodexLanguageServer(LanguageServer):
         models: loads and serves the engine.
         requests: supersedes older model requests per document.
         typing: the last suggestion shown per document, for typing through it.
+        inflight: the running completion per document, for typing through it before it ends.
         prompt_anchors: per document, where the last completion prompt's prefix
             started (``FimPrompt.first_line``, to start the next one there) and its
             suffix ended (``CompletionOutcome.suffix_end``, kept while typing on one line).
@@ -97,6 +99,7 @@ class CodexLanguageServer(LanguageServer):
         self.cli_model = cli_model
         self.requests = RequestTracker()
         self.typing = TypingCache()
+        self.inflight = InFlight()
         self.prompt_anchors: dict[str, tuple[int, SuffixEnd | None]] = {}
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
         self._models: ModelManager | None = None

@@ -152,3 +152,70 @@ async def test_newer_request_supersedes_older(slow: LanguageClient):
     assert len(newer.items) == 1 and newer.items[0].insert_text.endswith("xx")
     reasons = [r for r, _ in finished(slow)]
     assert "cancelled" in reasons
+
+
+def runs(client: LanguageClient, uri: str) -> list[tuple[str, int]]:
+    """(finish reason, generated tokens) of the model runs the server logged for ``uri``."""
+    out = []
+    for m in client.log_messages:
+        found = re.search(r"completion (\S+) mode=.* gen=(\d+) .*finish=(\w+)", m.message)
+        if found and found.group(1) == uri:
+            out.append((found.group(3), int(found.group(2))))
+    return out
+
+
+def type_at(client: LanguageClient, uri: str, version: int, character: int, text: str) -> None:
+    at = types.Position(line=0, character=character)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)],
+    ))
+
+
+async def first_words(client: LanguageClient) -> str:
+    """What the slow model writes after ``say `` (its first 4 tokens), from a document of its own."""
+    open_doc(client, "file:///tmp/probe.txt", "say ")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"codexLs": {**LONG, "completion": {"maxTokens": 4}}}))
+    result = await client.text_document_inline_completion_async(inline_params("file:///tmp/probe.txt", 0, 4))
+    assert len(result.items) == 1
+    return result.items[0].insert_text
+
+
+async def keystroke_during_generation(client: LanguageClient, uri: str, typed: str) -> list[types.InlineCompletionItem]:
+    """As VS Code does while the user types: a request, then (the model still running) the
+    ``$/cancelRequest`` of it, one keystroke and the next request; the next request's items."""
+    open_doc(client, uri, "say ")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"codexLs": {**LONG, "completion": {"maxTokens": 1500, "maxLines": 1}}}))
+    first = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 0, 4), msg_id=f"first-{uri}")
+    await asyncio.sleep(0.3)  # the slow model writes 1500 tokens in 3 s or more
+    assert not runs(client, uri)  # still running
+    client.cancel_request(types.CancelParams(id=f"first-{uri}"))
+    type_at(client, uri, 2, 4, typed)
+    result = await client.text_document_inline_completion_async(inline_params(uri, 0, 4 + len(typed)))
+    with pytest.raises(JsonRpcException):
+        await asyncio.wrap_future(first)
+    return list(result.items)
+
+
+async def test_typing_what_the_running_generation_writes_takes_it_over(slow: LanguageClient):
+    uri = "file:///tmp/over.txt"
+    start = await first_words(slow)
+    items = await keystroke_during_generation(slow, uri, start[0])
+    # the second request waited for the first one's generation instead of stopping it: one
+    # model run, to its token limit, and the rest of its line after the typed character
+    done = runs(slow, uri)
+    assert done == [("length", 1500)], done
+    assert any("took over a running generation" in m.message for m in slow.log_messages)
+    assert len(items) == 1 and items[0].insert_text.startswith(start[1:]) and len(items[0].insert_text) > 1000, items
+
+
+async def test_typing_something_else_stops_the_running_generation(slow: LanguageClient):
+    uri = "file:///tmp/other.txt"
+    start = await first_words(slow)
+    items = await keystroke_during_generation(slow, uri, "q" if start[0] != "q" else "z")
+    # the first generation was stopped early (the keystroke is not what it writes), and the
+    # second request got its own run
+    done = runs(slow, uri)
+    assert len(done) == 2 and done[0][0] == "cancelled" and done[0][1] < 1500, done
+    assert done[1][0] == "length" and len(items) == 1
+    assert not any("took over" in m.message for m in slow.log_messages)

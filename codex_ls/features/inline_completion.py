@@ -4,7 +4,8 @@ Thin: find the document, snapshot it and the settings, run
 :func:`codex_ls.completion.complete` on the engine thread, convert the
 outcome to an :class:`~lsprotocol.types.InlineCompletionList`. A newer
 request for the same document cancels this one between two tokens, and so
-does ``$/cancelRequest``.
+does ``$/cancelRequest``, unless the user typed through what the generation
+is writing: then the newer request takes it over (:mod:`codex_ls.inflight`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lsprotocol import types
 
 from codex_ls.completion import CompletionOutcome, complete, cursor_line_in_middle, other_documents
 from codex_ls.engines.base import EngineError
+from codex_ls.inflight import Job
 from codex_ls.syntax import should_complete
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,9 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         ls.requests.end(uri, ls.requests.begin(uri))
         log.debug("completion %s v=%s at=%d:%d nothing to complete here", uri, doc.version, position.line, position.character)
         return None
+    taken = await _take_over(ls, uri, doc, offset)
+    if taken is not None:
+        return taken
     engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
     if engine is None:
         return None
@@ -99,29 +104,80 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         root_uri = ls.workspace.root_uri
     except Exception:  # no workspace before initialize
         root_uri = None
-    token = ls.requests.begin(uri)
-    loop = asyncio.get_running_loop()
+    token = ls.requests.begin(uri)  # stops the generation for an older request, if any
+    job = Job(uri, snap.text[:offset], snap.text[offset:], token)
     anchor_line, suffix_end = ls.prompt_anchors.get(uri, (None, None))
-    try:
-        outcome = await loop.run_in_executor(
-            ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end
-        )
-    except asyncio.CancelledError:
-        token.cancel()
-        raise
-    except EngineError as exc:
-        log.warning("completion failed: %s", exc)
+    loop = asyncio.get_running_loop()
+    job.future = loop.run_in_executor(
+        ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end, job.report
+    )
+    job.future.add_done_callback(lambda _future: _finished(ls, job))
+    ls.inflight.start(job)
+    outcome = await _wait(ls, job)
+    if outcome is None or not outcome.text or token.cancelled:
         return None
-    finally:
-        ls.requests.end(uri, token)
-    if outcome.prompt is not None:
-        ls.prompt_anchors[uri] = (outcome.prompt.first_line, outcome.suffix_end)
-    if not outcome.text or token.cancelled:
-        return None
-    ls.typing.remember(uri, snap.text[:offset], snap.text[offset:], outcome.text)
     line, character = snap.position_at(offset)
     pos = types.Position(line=line, character=character)
     return Suggestion(outcome.text, types.Range(start=pos, end=pos), outcome)
+
+
+async def _take_over(ls, uri: str, doc, offset: int) -> Suggestion | None:
+    """The answer of the document's running generation, if the user typed through what it is
+    writing (:mod:`codex_ls.inflight`): the rest of it after what was typed. ``None`` when
+    there is none to take over, or it ended with something else than what was typed."""
+    text = doc.text
+    found = ls.inflight.adoptable(uri, text[:offset], text[offset:])
+    if found is None:
+        return None
+    job, typed = found
+    line, character = doc.position_at(offset)
+    pos = types.Position(line=line, character=character)
+    outcome = await _wait(ls, job)
+    if outcome is None or job.token.cancelled or not outcome.text.startswith(typed) or not outcome.text[len(typed):].strip():
+        return None
+    rest = outcome.text[len(typed):]
+    ls.typing.remember(uri, text[:offset], text[offset:], rest)
+    log.debug("completion %s took over a running generation (%d chars typed through it) shown=%d chars", uri, len(typed), len(rest))
+    return Suggestion(rest, types.Range(start=pos, end=pos), outcome)
+
+
+async def _wait(ls, job: Job) -> CompletionOutcome | None:
+    """Wait for ``job``'s outcome (``None`` if the engine failed). A cancelled request stops
+    waiting; the generation stops too unless a newer request takes it over (:meth:`InFlight.leave`)."""
+    ls.inflight.wait(job)
+    try:
+        outcome = await asyncio.shield(job.future)
+    except asyncio.CancelledError:
+        ls.inflight.leave(job, asyncio.get_running_loop())
+        raise
+    except EngineError:
+        outcome = None  # logged once, by _finished
+    job.waiters -= 1
+    return outcome
+
+
+def _finished(ls, job: Job) -> None:
+    """A job's run is over: keep its prompt anchors and its answer (for typing through it),
+    whether or not a request still waits for it."""
+    ls.requests.end(job.uri, job.token)
+    ls.inflight.finish(job)
+    future = job.future
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        if isinstance(exc, EngineError):
+            log.warning("completion failed: %s", exc)
+        else:
+            log.error("completion failed: %r", exc)
+        return
+    outcome = future.result()
+    if ls.documents.get(job.uri) is None:
+        return  # closed meanwhile
+    if outcome.prompt is not None:
+        ls.prompt_anchors[job.uri] = (outcome.prompt.first_line, outcome.suffix_end)
+    if outcome.text and not job.token.cancelled:
+        ls.typing.remember(job.uri, job.before, job.after, outcome.text)
 
 
 def register(server) -> None:
