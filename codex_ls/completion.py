@@ -35,6 +35,17 @@ indentation is not shown: the model was unsure, and nothing is better than a wro
 Chosen on the default model's answers to a sample of HumanEval single-line infilling: the
 right answers found this way scored -0.17 or more, most of the wrong ones -0.22 or less."""
 
+FIRST_TOKEN_RETRIES = 3
+"""The model's next choices of first token tried, at most, when a block completion is refused
+(see :func:`complete`)."""
+
+FIRST_TOKEN_MIN_LOGPROB = -0.55
+"""Mean log-probability per token (natural log) below which an answer that starts with the
+model's second to fourth choice of token is not shown. On a seeded sample of 500 HumanEval
+single-line infilling tasks the retry answered 17 refused holes, the 5 right answers scoring
+-0.12 to -0.48 and the 12 wrong ones -0.20 to -0.49 (no level parts them); this bound only
+drops answers the model is less sure of than any of those."""
+
 ANCHOR_SLACK_TOKENS = 64
 """Tokens left free in the context window, beyond the estimated prompt and ``maxTokens``, before
 a prefix that starts at the previous prompt's line is used (the FIM markers, the cursor's line
@@ -430,8 +441,9 @@ def complete(
     deadline = time.monotonic() + settings.timeout_ms / 1000.0
     check = None if baseline else insertion_checker(doc, offset)
 
-    def attempt(indent: str | None, logprobs: bool = False) -> tuple[str, GenerationResult, str]:
-        """One generation with ``indent`` written for the first line: (text to show, result, raw text)."""
+    def attempt(indent: str | None, logprobs: bool = False, rank: int = 0) -> tuple[str, GenerationResult, str]:
+        """One generation with ``indent`` written for the first line, starting with the model's
+        ``rank + 1``-th choice of token: (text to show, result, raw text)."""
         forced = _middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)
         rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=0 if one_line else LOOK_PAST_LINES)
         request = GenerationRequest(
@@ -443,6 +455,7 @@ def complete(
             deadline_s=deadline,
             token_healing=in_middle,
             logprobs=logprobs,
+            first_token_rank=rank,
         )
         result = engine.generate(request, cancel)
         if result.finish_reason == "cancelled":
@@ -486,6 +499,27 @@ def complete(
             if score is None:
                 break  # an engine that reports no log-probabilities cannot rank the answers
             if text and score >= RETRY_MIN_LOGPROB and (best is None or score > best[0]):
+                best = (score, text, alt)
+        if best is not None:
+            _score, final, result = best
+    if not final and not baseline and result.finish_reason != "cancelled" and ctx.mode == "block" and FIRST_TOKEN_RETRIES and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
+        # Refused where the indentation was fixed (or no other level passed): the model's
+        # first choice of token led nowhere. Its next choices, each followed greedily, and the
+        # answer that passes the checks with the highest mean log-probability is kept.
+        best = None
+        for rank in range(1, FIRST_TOKEN_RETRIES + 1):
+            if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
+                break
+            text, alt, _raw = attempt(indent, logprobs=True, rank=rank)
+            log.debug("completion %s: first token #%d tried: logprob=%s shown=%d chars", doc.uri, rank + 1, alt.mean_logprob, len(text))
+            retries += 1
+            generated += alt.generated_tokens
+            evaluated += alt.prompt_tokens_evaluated
+            elapsed += alt.elapsed_ms
+            score = alt.mean_logprob
+            if score is None:
+                break
+            if text and score >= FIRST_TOKEN_MIN_LOGPROB and (best is None or score > best[0]):
                 best = (score, text, alt)
         if best is not None:
             _score, final, result = best

@@ -51,6 +51,7 @@ def test_a_line_that_repeats_the_code_below_is_asked_for_again_one_level_deeper(
     assert first.text == "            out.append(sq)\n"
     # The answer is the model's own: without the retry, its first line only repeated `return out`.
     monkeypatch.setattr(completion, "MAX_INDENT_RETRIES", 0)
+    monkeypatch.setattr(completion, "FIRST_TOKEN_RETRIES", 0)  # nor the model's other first tokens
     plain = _complete(engine, EVENS)
     assert plain.raw_text.strip() == "return out"
     assert plain.text == ""
@@ -75,3 +76,35 @@ def test_an_unsure_answer_at_another_level_is_not_shown(engine, monkeypatch):
     monkeypatch.setattr(completion, "RETRY_MIN_LOGPROB", -math.inf)
     shown = _complete(engine, WORDS).text
     assert shown.strip() and shown.startswith("            ")
+
+
+LOWER_WORDS = '''def lower_words(tokens):
+    kept = []
+    for tok in tokens:
+<C>            kept.append(tok.lower())
+    return kept
+'''
+
+SCORES = '''def scores(lines):
+    total = 0
+    for line in lines.split('\\n'):
+<C>            total += int(line)
+    return total
+'''
+
+
+@pytest.mark.parametrize("source", [LOWER_WORDS, SCORES], ids=["lower_words", "scores"])
+def test_a_refused_block_opener_is_asked_for_with_the_models_next_first_tokens(engine, monkeypatch, source):
+    # The code below the cursor is deeper than the line before it: the new line must open its
+    # block, at the loop body's level. The model's first choice repeats the code below (or
+    # dedents), which is refused; its next choices of first token write the opener.
+    with monkeypatch.context() as m:
+        m.setattr(completion, "FIRST_TOKEN_RETRIES", 0)
+        refused = _complete(engine, source)
+    assert refused.text == "", refused.text
+    answer = _complete(engine, source)
+    assert answer.text.startswith("        if ") and answer.text.endswith(":\n") and answer.text.count("\n") == 1, answer.text
+    assert answer.generation.mean_logprob is not None and answer.generation.mean_logprob >= completion.FIRST_TOKEN_MIN_LOGPROB
+    with monkeypatch.context() as m:
+        m.setattr(completion, "FIRST_TOKEN_MIN_LOGPROB", 0.0)  # no answer is that sure: nothing is shown
+        assert _complete(engine, source).text == ""

@@ -223,3 +223,29 @@ def test_mean_logprob_is_the_models_own_log_probability_of_the_answer(reference,
             assert eng.accepted_tokens >= 4  # drafts were kept: their log-probabilities come from the batch
     finally:
         eng.close()
+
+
+@pytest.mark.real_model
+def test_first_token_rank_starts_with_the_models_next_choices(reference, engine):
+    # the reference: the model's distribution of the first token after the prompt, sorted
+    import numpy as np
+
+    head = reference.tokenize(AREA.encode(), add_bos=False, special=True)
+    reference.reset()
+    reference.eval(head)
+    row = np.asarray(reference.scores[len(head) - 1], dtype=np.float64)
+    order = np.argsort(row)[::-1]
+    logsoftmax = row - row.max() - np.log(np.exp(row - row.max()).sum())
+    firsts = []
+    for rank in range(3):
+        result = engine.generate(GenerationRequest(prompt=AREA, max_tokens=1, first_token_rank=rank, logprobs=True))
+        token = reference.tokenize(result.text.encode(), add_bos=False, special=True)
+        assert token == [int(order[rank])], (rank, result.text)
+        assert result.mean_logprob == pytest.approx(logsoftmax[order[rank]], abs=0.01)
+        firsts.append(result.text)
+    assert len(set(firsts)) == 3
+    # then greedy: rank 0 is the plain greedy answer
+    plain = engine.generate(GenerationRequest(prompt=AREA, max_tokens=8))
+    assert engine.generate(GenerationRequest(prompt=AREA, max_tokens=8, first_token_rank=0)).text == plain.text
+    second = engine.generate(GenerationRequest(prompt=AREA, max_tokens=8, first_token_rank=1))
+    assert second.text.startswith(firsts[1]) and second.text != plain.text

@@ -69,6 +69,10 @@ class GenerationRequest:
             same text); ``None``: a random one.
         logprobs: report :attr:`GenerationResult.mean_logprob` (engines that cannot
             see the model's logits leave it ``None``).
+        first_token_rank: greedy decoding only: start with the model's
+            ``first_token_rank + 1``-th most likely token instead of its most likely one
+            (0), then go on greedily; the alternatives of a first choice that led nowhere.
+            Engines whose ``ranks_first_token`` is false ignore it.
     """
 
     prompt: str
@@ -80,6 +84,7 @@ class GenerationRequest:
     token_healing: bool = False
     seed: int | None = None
     logprobs: bool = False
+    first_token_rank: int = 0
 
 
 Role = Literal["system", "user", "assistant"]
@@ -203,6 +208,8 @@ class Engine(Protocol):
     Attributes:
         name: the engine's settings name (``llama-cpp``, ``openai``, ``ctransformers``).
         context_length: the context size in tokens.
+        ranks_first_token: whether :meth:`generate` honours
+            ``GenerationRequest.first_token_rank``.
         heals_tokens: whether :meth:`generate` honours
             ``GenerationRequest.token_healing``.
     """
@@ -210,6 +217,7 @@ class Engine(Protocol):
     name: str
     context_length: int
     heals_tokens: bool
+    ranks_first_token: bool
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` (special tokens in it parsed as specials, no BOS)."""

@@ -62,6 +62,7 @@ class CTransformersEngine:
 
     name = "ctransformers"
     heals_tokens = False
+    ranks_first_token = False
 
     def __init__(self, model_path: str | Path, *, model_type: str | None = None, context_length: int = 2048, threads: int | None = None):
         path = Path(model_path)

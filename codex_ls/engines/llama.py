@@ -93,6 +93,7 @@ class LlamaCppEngine:
 
     name = "llama-cpp"
     heals_tokens = True
+    ranks_first_token = True
 
     def __init__(
         self,
@@ -295,7 +296,7 @@ class LlamaCppEngine:
                         llm.eval([token])
                     if greedy and stream.finish is None:
                         # Greedy decoding by hand: llama-cpp-python's sampler chain is only needed for sampling.
-                        self._greedy(stream, want_logprobs)
+                        self._greedy(stream, want_logprobs, getattr(request, "first_token_rank", 0))
                 if stream.finish is None:
                     llm.set_seed(request.seed if request.seed is not None else random.getrandbits(32))
                     # Sampling: generate() finds the prompt in the KV cache and evaluates its last
@@ -319,7 +320,7 @@ class LlamaCppEngine:
             raise GenerationError(f"generation failed: {exc}") from exc
         return stream.result(len(tokens), evaluated, start, self.context_length)  # ran dry: the context is full
 
-    def _greedy(self, stream: TextStream, logprobs: bool = False) -> None:
+    def _greedy(self, stream: TextStream, logprobs: bool = False, first_rank: int = 0) -> None:
         """Greedy decoding from the current KV cache until ``stream`` ends, with prompt-lookup
         decoding when ``self.prompt_lookup`` > 0.
 
@@ -332,10 +333,11 @@ class LlamaCppEngine:
         runs of tokens cost one batch instead of one step each.
 
         ``logprobs``: append each token's log-probability to ``stream.logprobs``.
+        ``first_rank``: the first token is the ``first_rank + 1``-th most likely one.
         """
         llm = self._llm
         lookup = NgramLookup(llm._input_ids.tolist()) if self.prompt_lookup > 0 else None
-        token, token_lp = _best(self._last_logits(), logprobs)
+        token, token_lp = _ranked(self._last_logits(), first_rank, logprobs) if first_rank else _best(self._last_logits(), logprobs)
         while True:
             if logprobs:
                 stream.logprobs.append(token_lp)
@@ -633,6 +635,16 @@ def _logprob(logits, token: int) -> float:
 def _best(logits, logprobs: bool) -> tuple[int, float | None]:
     """The argmax token of a logits row, with its log-probability when ``logprobs``."""
     token = int(logits.argmax())
+    return token, (_logprob(logits, token) if logprobs else None)
+
+
+def _ranked(logits, rank: int, logprobs: bool) -> tuple[int, float | None]:
+    """The ``rank + 1``-th most likely token of a logits row (rank 0: the argmax), with its
+    log-probability when ``logprobs``."""
+    import numpy as np
+
+    top = np.argpartition(logits, -(rank + 1))[-(rank + 1):]
+    token = int(top[np.argsort(logits[top])[::-1][rank]])
     return token, (_logprob(logits, token) if logprobs else None)
 
 

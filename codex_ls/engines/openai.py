@@ -116,6 +116,7 @@ class OpenAIEngine:
 
     name = "openai"
     heals_tokens = False
+    ranks_first_token = False
 
     def __init__(
         self,
