@@ -478,51 +478,46 @@ def complete(
 
     final, result, raw = attempt(indent)
     generated, evaluated, elapsed, retries = result.generated_tokens, result.prompt_tokens_evaluated, result.elapsed_ms, 0
-    if not final and not baseline and indent is None and result.finish_reason != "cancelled" and _is_python(doc):
+
+    def best_of(tries: list[tuple[str | None, int]], min_logprob: float, what: str) -> tuple[str, GenerationResult] | None:
+        """Generate again with each ``(indentation, first token rank)`` of ``tries`` (until
+        cancelled or out of time): the answer that passes the checks with the highest mean
+        log-probability, if it is ``min_logprob`` or more."""
+        nonlocal generated, evaluated, elapsed, retries
+        best: tuple[float, str, GenerationResult] | None = None
+        for level, rank in tries:
+            if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
+                break
+            text, alt, _raw = attempt(level, logprobs=True, rank=rank)
+            log.debug("completion %s: %s tried: logprob=%s shown=%d chars", doc.uri, what.format(width=indent_width(level or ""), rank=rank + 1), alt.mean_logprob, len(text))
+            retries += 1
+            generated += alt.generated_tokens
+            evaluated += alt.prompt_tokens_evaluated
+            elapsed += alt.elapsed_ms
+            if alt.mean_logprob is None:
+                break  # an engine that reports no log-probabilities cannot rank the answers
+            if text and alt.mean_logprob >= min_logprob and (best is None or alt.mean_logprob > best[0]):
+                best = (alt.mean_logprob, text, alt)
+        return None if best is None else best[1:]
+
+    refused = not final and not baseline and result.finish_reason != "cancelled"
+    if refused and indent is None and _is_python(doc):
         # Refused (a syntax or indentation error, or only a repeat of the code below) where the
         # indentation was the model's choice: write each other level the line may take, and keep
         # the answer that passes the checks with the highest mean log-probability, if the model
         # is sure enough of it (RETRY_MIN_LOGPROB).
         tried = indent_width(ctx.line_prefix + raw) if raw.strip() else None
-        best: tuple[float, str, GenerationResult] | None = None
         other_levels = [level for level in indentation_levels(prefix, ctx) if indent_width(level) != tried]
-        for level in other_levels[:MAX_INDENT_RETRIES]:
-            if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
-                break
-            text, alt, _raw = attempt(level, logprobs=True)
-            log.debug("completion %s: indentation %d tried again: logprob=%s shown=%d chars", doc.uri, indent_width(level), alt.mean_logprob, len(text))
-            retries += 1
-            generated += alt.generated_tokens
-            evaluated += alt.prompt_tokens_evaluated
-            elapsed += alt.elapsed_ms
-            score = alt.mean_logprob
-            if score is None:
-                break  # an engine that reports no log-probabilities cannot rank the answers
-            if text and score >= RETRY_MIN_LOGPROB and (best is None or score > best[0]):
-                best = (score, text, alt)
-        if best is not None:
-            _score, final, result = best
-    if not final and not baseline and result.finish_reason != "cancelled" and ctx.mode == "block" and FIRST_TOKEN_RETRIES and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
-        # Refused where the indentation was fixed (or no other level passed): the model's
-        # first choice of token led nowhere. Its next choices, each followed greedily, and the
-        # answer that passes the checks with the highest mean log-probability is kept.
-        best = None
-        for rank in range(1, FIRST_TOKEN_RETRIES + 1):
-            if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
-                break
-            text, alt, _raw = attempt(indent, logprobs=True, rank=rank)
-            log.debug("completion %s: first token #%d tried: logprob=%s shown=%d chars", doc.uri, rank + 1, alt.mean_logprob, len(text))
-            retries += 1
-            generated += alt.generated_tokens
-            evaluated += alt.prompt_tokens_evaluated
-            elapsed += alt.elapsed_ms
-            score = alt.mean_logprob
-            if score is None:
-                break
-            if text and score >= FIRST_TOKEN_MIN_LOGPROB and (best is None or score > best[0]):
-                best = (score, text, alt)
-        if best is not None:
-            _score, final, result = best
+        found = best_of([(level, 0) for level in other_levels[:MAX_INDENT_RETRIES]], RETRY_MIN_LOGPROB, "indentation {width}")
+        if found is not None:
+            final, result = found
+    if not final and refused and ctx.mode == "block" and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
+        # Refused where the indentation was fixed (or no other level passed): the model's first
+        # choice of token led nowhere (it repeated the code below instead of opening its block).
+        # Its next choices, each followed greedily; the most likely answer that passes is kept.
+        found = best_of([(indent, rank) for rank in range(1, FIRST_TOKEN_RETRIES + 1)], FIRST_TOKEN_MIN_LOGPROB, "first token #{rank}")
+        if found is not None:
+            final, result = found
     log.debug(
         "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d",
         doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,
