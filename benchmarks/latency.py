@@ -311,7 +311,7 @@ def parse_log(message: str) -> dict | None:
     if not m:
         return None
     fields: dict[str, Any] = dict(FIELD_RE.findall(m["rest"]))
-    for key in ("prompt", "eval", "gen", "shown"):
+    for key in ("prompt", "eval", "gen", "shown", "retries"):
         if key in fields:
             try:
                 fields[key] = int(fields[key])
@@ -546,6 +546,7 @@ class Row:
     prompt_tokens: int | None = None
     eval_tokens: int | None = None
     gen_tokens: int | None = None
+    retries: int | None = None  # generations after the first (a refused answer asked for again); eval counts them all
     engine_ms: float | None = None
     finish: str | None = None
     shown: str = ""  # the suggestion (first 80 characters)
@@ -559,6 +560,7 @@ def _row(server: str, file: str, scenario: str, p: Pending, t_from: float, **kw)
         r.latency_ms = (p.t_done - t_from) * 1000.0
     if p.log:
         r.prompt_tokens, r.eval_tokens, r.gen_tokens = p.log.get("prompt"), p.log.get("eval"), p.log.get("gen")
+        r.retries = p.log.get("retries")
         r.engine_ms, r.finish = p.log.get("engine_ms"), p.log.get("finish")
     if p.result is not None and p.result.items:
         item = p.result.items[0]

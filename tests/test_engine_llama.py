@@ -225,10 +225,20 @@ def test_mean_logprob_is_the_models_own_log_probability_of_the_answer(reference,
         eng.close()
 
 
+@pytest.fixture
+def fresh_engine():
+    """An engine with nothing in its KV cache: log-probabilities as from a fresh evaluation."""
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=512)
+    yield eng
+    eng.close()
+
+
 @pytest.mark.real_model
-def test_first_token_rank_starts_with_the_models_next_choices(reference, engine):
+def test_first_token_rank_starts_with_the_models_next_choices(reference, fresh_engine):
     # the reference: the model's distribution of the first token after the prompt, sorted
     import numpy as np
+
+    engine = fresh_engine
 
     head = reference.tokenize(AREA.encode(), add_bos=False, special=True)
     reference.reset()
