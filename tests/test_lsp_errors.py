@@ -219,3 +219,28 @@ async def test_typing_something_else_stops_the_running_generation(slow: Language
     assert len(done) == 2 and done[0][0] == "cancelled" and done[0][1] < 1500, done
     assert done[1][0] == "length" and len(items) == 1
     assert not any("took over" in m.message for m in slow.log_messages)
+
+
+async def test_a_request_that_took_over_a_stopped_generation_does_not_run_again_when_newer_work_started(slow: LanguageClient):
+    uri = "file:///tmp/moved.txt"
+    start = await first_words(slow)
+    open_doc(slow, uri, "say ")
+    slow.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"codexLs": {**LONG, "completion": {"maxTokens": 1500, "maxLines": 1}}}))
+    first = slow.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 0, 4), msg_id="moved-1")
+    await asyncio.sleep(0.3)
+    slow.cancel_request(types.CancelParams(id="moved-1"))
+    type_at(slow, uri, 2, 4, start[0])
+    second = slow.text_document_inline_completion_async(inline_params(uri, 0, 5))  # takes the first run over
+    second_task = asyncio.ensure_future(second)
+    await asyncio.sleep(0.3)
+    # the user goes on elsewhere (a new line): this request cannot take the run over, so it stops
+    # it and starts its own; the second request, whose run was stopped, must not start another
+    type_at(slow, uri, 3, 5, "\n")
+    third = await slow.text_document_inline_completion_async(inline_params(uri, 1, 0))
+    second_result = await second_task
+    with pytest.raises(JsonRpcException):
+        await asyncio.wrap_future(first)
+    assert list(second_result.items) == []
+    done = runs(slow, uri)
+    assert [reason for reason, _ in done] == ["cancelled", "length"], done  # the first run, then the third request's
+    assert third is not None

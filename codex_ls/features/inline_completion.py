@@ -80,9 +80,11 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         ls.requests.end(uri, ls.requests.begin(uri))
         log.debug("completion %s v=%s at=%d:%d nothing to complete here", uri, doc.version, position.line, position.character)
         return None
-    taken = await _take_over(ls, uri, doc, offset)
+    waited, taken = await _take_over(ls, uri, doc, offset)
     if taken is not None:
         return taken
+    if waited and ls.inflight.get(uri) is not None:
+        return None  # a newer request for the document started its own run meanwhile: this one is stale
     engine = await ls.models.wait_ready(settings.model.load_timeout_ms / 1000.0)
     if engine is None:
         return None
@@ -121,24 +123,25 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     return Suggestion(outcome.text, types.Range(start=pos, end=pos), outcome)
 
 
-async def _take_over(ls, uri: str, doc, offset: int) -> Suggestion | None:
+async def _take_over(ls, uri: str, doc, offset: int) -> tuple[bool, Suggestion | None]:
     """The answer of the document's running generation, if the user typed through what it is
-    writing (:mod:`codex_ls.inflight`): the rest of it after what was typed. ``None`` when
-    there is none to take over, or it ended with something else than what was typed."""
+    writing (:mod:`codex_ls.inflight`): the rest of it after what was typed. Returns whether
+    this request waited for one, and the answer (``None`` when there was none to take over,
+    or it was stopped or ended with something else than what was typed)."""
     text = doc.text
     found = ls.inflight.adoptable(uri, text[:offset], text[offset:])
     if found is None:
-        return None
+        return False, None
     job, typed = found
     line, character = doc.position_at(offset)
     pos = types.Position(line=line, character=character)
     outcome = await _wait(ls, job)
     if outcome is None or job.token.cancelled or not outcome.text.startswith(typed) or not outcome.text[len(typed):].strip():
-        return None
+        return True, None
     rest = outcome.text[len(typed):]
     ls.typing.remember(uri, text[:offset], text[offset:], rest)
     log.debug("completion %s took over a running generation (%d chars typed through it) shown=%d chars", uri, len(typed), len(rest))
-    return Suggestion(rest, types.Range(start=pos, end=pos), outcome)
+    return True, Suggestion(rest, types.Range(start=pos, end=pos), outcome)
 
 
 async def _wait(ls, job: Job) -> CompletionOutcome | None:
