@@ -24,14 +24,16 @@ import threading
 from dataclasses import dataclass, field
 
 from codex_ls.engines.base import CancelToken
+from codex_ls.typing_cache import TYPING_MAX_CHARS
 
 ADOPT_GRACE_S = 0.05
 """Seconds a generation whose requests were all cancelled goes on, waiting for a newer request
 typed through it (editors send ``$/cancelRequest`` and the next request together), before
 it is stopped."""
 
-ADOPT_MAX_CHARS = 32
-"""Characters typed since a generation started, at most, for a newer request to take it over."""
+ADOPT_MAX_CHARS = TYPING_MAX_CHARS
+"""Characters typed since a generation started, at most, for a newer request to take it over
+(as many as make a request one made while typing)."""
 
 
 def typed_through(partial: str, typed: str) -> bool:
@@ -96,7 +98,8 @@ class Job:
 
 
 class InFlight:
-    """The running :class:`Job` per document (event-loop thread only, except :meth:`Job.report`)."""
+    """The running :class:`Job` per document: a newer one stops the older (event-loop thread
+    only, except :meth:`Job.report`)."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
@@ -107,9 +110,19 @@ class InFlight:
             return self._jobs.get(uri)
 
     def start(self, job: Job) -> None:
-        """Make ``job`` the document's running one (the caller cancelled the older)."""
+        """Make ``job`` the document's running one; the older one's generation is stopped."""
         with self._lock:
+            old = self._jobs.get(job.uri)
             self._jobs[job.uri] = job
+        if old is not None and old is not job:
+            old.token.cancel()
+
+    def stop(self, uri: str) -> None:
+        """Stop the document's running generation, if any: what it writes is stale."""
+        with self._lock:
+            job = self._jobs.pop(uri, None)
+        if job is not None:
+            job.token.cancel()
 
     def finish(self, job: Job) -> None:
         """Forget ``job`` once its run is over."""

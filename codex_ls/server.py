@@ -81,7 +81,7 @@ class CodexLanguageServer(LanguageServer):
         documents: open documents with tree-sitter trees.
         settings: the current settings snapshot (replaced, never mutated).
         models: loads and serves the engine.
-        requests: supersedes older model requests per document.
+        requests: supersedes older code action model requests per document.
         typing: the last suggestion shown per document, for typing through it.
         inflight: the running completion per document, for typing through it before it ends.
         prompt_anchors: per document, where the last completion prompt's prefix

@@ -77,3 +77,15 @@ def test_a_generation_nobody_waits_for_stops_after_the_grace_unless_taken_over()
 
     left_stopped, taken_stopped = asyncio.run(scenario())
     assert left_stopped and not taken_stopped
+
+
+def test_a_newer_job_stops_the_older_and_stop_stops_the_running_one():
+    flight = InFlight()
+    older, newer = running_job(), running_job()
+    flight.start(older)
+    flight.start(newer)
+    assert older.token.cancelled and not newer.token.cancelled and flight.get(newer.uri) is newer
+    flight.finish(older)  # the older run ends late: the newer stays the running one
+    assert flight.get(newer.uri) is newer
+    flight.stop(newer.uri)
+    assert newer.token.cancelled and flight.get(newer.uri) is None

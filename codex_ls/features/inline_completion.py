@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 
 from codex_ls.completion import CompletionOutcome, complete, cursor_line_in_middle, other_documents
-from codex_ls.engines.base import EngineError
+from codex_ls.engines.base import CancelToken, EngineError
 from codex_ls.inflight import Job
 from codex_ls.syntax import should_complete
 
@@ -69,7 +69,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     offset = doc.offset_at(position.line, position.character)
     rest = ls.typing.lookup(uri, text[:offset], text[offset:])
     if rest is not None:
-        ls.requests.end(uri, ls.requests.begin(uri))  # what was in flight for this document is stale
+        ls.inflight.stop(uri)  # what was in flight for this document is stale
         log.debug("completion %s typing-through hit shown=%d chars", uri, len(rest))
         line, character = doc.position_at(offset)
         pos = types.Position(line=line, character=character)
@@ -77,7 +77,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
     typing = ls.typing.is_typing(uri, position.line, offset)
     if settings.completion.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
         # decided here, not on the engine thread, so the answer does not wait behind model work
-        ls.requests.end(uri, ls.requests.begin(uri))
+        ls.inflight.stop(uri)
         log.debug("completion %s v=%s at=%d:%d nothing to complete here", uri, doc.version, position.line, position.character)
         return None
     waited, taken = await _take_over(ls, uri, doc, offset)
@@ -106,15 +106,15 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         root_uri = ls.workspace.root_uri
     except Exception:  # no workspace before initialize
         root_uri = None
-    token = ls.requests.begin(uri)  # stops the generation for an older request, if any
+    token = CancelToken()
     job = Job(uri, snap.text[:offset], snap.text[offset:], token)
+    ls.inflight.start(job)  # stops the generation for an older request, if any
     anchor_line, suffix_end = ls.prompt_anchors.get(uri, (None, None))
     loop = asyncio.get_running_loop()
     job.future = loop.run_in_executor(
         ls.engine_executor, complete, snap, offset, engine, profile, completion_settings, token, others, root_uri, anchor_line, suffix_end, job.report
     )
     job.future.add_done_callback(lambda _future: _finished(ls, job))
-    ls.inflight.start(job)
     outcome = await _wait(ls, job)
     if outcome is None or not outcome.text or token.cancelled:
         return None
@@ -162,7 +162,6 @@ async def _wait(ls, job: Job) -> CompletionOutcome | None:
 def _finished(ls, job: Job) -> None:
     """A job's run is over: keep its prompt anchors and its answer (for typing through it),
     whether or not a request still waits for it."""
-    ls.requests.end(job.uri, job.token)
     ls.inflight.finish(job)
     future = job.future
     if future.cancelled():
