@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 from codex_ls.documents import Document
 from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, GenerationResult
+from codex_ls.names import name_checker
 from codex_ls.postprocess import postprocess
 from codex_ls.context import OtherDocument, display_path, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
@@ -45,6 +46,11 @@ model's second to fourth choice of token is not shown: a guard against answers t
 hardly believes (the tests' snippets: right openers at -0.45 and -0.48, a 4th choice at -5.4),
 not a tuned cut. With it, ``benchmarks/humaneval_infilling.py --set single`` went from 692 to
 702 of 1,033 tasks passed and from 62 to 27 empty answers."""
+
+NAMES_MIN_LOGPROB = FIRST_TOKEN_MIN_LOGPROB
+"""Mean log-probability per token (natural log) below which an answer that starts with the
+model's second to fourth choice of token is not shown in place of one that gets the names
+wrong (see :func:`codex_ls.names.name_checker`)."""
 
 ANCHOR_SLACK_TOKENS = 64
 """Tokens left free in the context window, beyond the estimated prompt and ``maxTokens``, before
@@ -129,8 +135,11 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
 
     Returns a function that parses the document with the text inserted
     (incrementally, from a copy of the current tree) and answers whether it
-    has no more ERROR/MISSING nodes than the document has now. ``None`` when
-    the document has no tree-sitter grammar.
+    has no more ERROR/MISSING nodes than the document has now. In Python it also
+    refuses whole lines inserted above a line that is then wrongly indented
+    (an unexpected indent the document may already have: the line that opened
+    that block is the one to write). ``None`` when the document has no
+    tree-sitter grammar.
     """
     tree = doc.tree
     if tree is None or doc.language is None:
@@ -166,6 +175,8 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
         added = insert.count("\n")
         whole_lines = insert.endswith("\n")  # lines inserted above the cursor's line
         for line in python_indentation_error_lines(w_text[:w_at] + insert + w_text[w_at:]):
+            if whole_lines and line == w_line + added:
+                return False  # the line below (deeper than it may be) is still wrong: lines above code must fix it
             if line < w_line:
                 before = line
             elif (w_line <= line < w_line + added) if whole_lines else (w_line < line < w_line + added):
@@ -441,10 +452,10 @@ def complete(
     deadline = time.monotonic() + settings.timeout_ms / 1000.0
     check = None if baseline else insertion_checker(doc, offset)
 
-    def attempt(indent: str | None, logprobs: bool = False, rank: int = 0) -> tuple[str, GenerationResult, str]:
-        """One generation with ``indent`` written for the first line, starting with the model's
-        ``rank + 1``-th choice of token: (text to show, result, raw text)."""
-        forced = _middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)
+    def attempt(indent: str | None, logprobs: bool = False, rank: int = 0, lead: str = "") -> tuple[str, GenerationResult, str]:
+        """One generation with ``indent`` and then ``lead`` written for the first line, starting
+        with the model's ``rank + 1``-th choice of token: (text to show, result, raw text)."""
+        forced = (_middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)) + lead
         rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=0 if one_line else LOOK_PAST_LINES)
         request = GenerationRequest(
             prompt=prompt.text + forced,
@@ -479,24 +490,26 @@ def complete(
     final, result, raw = attempt(indent)
     generated, evaluated, elapsed, retries = result.generated_tokens, result.prompt_tokens_evaluated, result.elapsed_ms, 0
 
-    def best_of(tries: list[tuple[str | None, int]], min_logprob: float, what: str) -> tuple[str, GenerationResult] | None:
-        """Generate again with each ``(indentation, first token rank)`` of ``tries`` (until
-        cancelled or out of time): the answer that passes the checks with the highest mean
-        log-probability, if it is ``min_logprob`` or more."""
+    def best_of(
+        tries: list[tuple[str | None, int, str]], min_logprob: float, what: str, accept: Callable[[str], bool] | None = None
+    ) -> tuple[str, GenerationResult] | None:
+        """Generate again with each ``(indentation, first token rank, lead)`` of ``tries`` (until
+        cancelled or out of time): the answer that passes the checks (and ``accept``) with the
+        highest mean log-probability, if it is ``min_logprob`` or more."""
         nonlocal generated, evaluated, elapsed, retries
         best: tuple[float, str, GenerationResult] | None = None
-        for level, rank in tries:
+        for level, rank, lead in tries:
             if (cancel is not None and cancel.cancelled) or time.monotonic() >= deadline:
                 break
-            text, alt, _raw = attempt(level, logprobs=True, rank=rank)
-            log.debug("completion %s: %s tried: logprob=%s shown=%d chars", doc.uri, what.format(width=indent_width(level or ""), rank=rank + 1), alt.mean_logprob, len(text))
+            text, alt, _raw = attempt(level, logprobs=True, rank=rank, lead=lead)
+            log.debug("completion %s: %s tried: logprob=%s shown=%d chars", doc.uri, what.format(width=indent_width(level or ""), rank=rank + 1, lead=lead.strip()), alt.mean_logprob, len(text))
             retries += 1
             generated += alt.generated_tokens
             evaluated += alt.prompt_tokens_evaluated
             elapsed += alt.elapsed_ms
             if alt.mean_logprob is None:
                 break  # an engine that reports no log-probabilities cannot rank the answers
-            if text and alt.mean_logprob >= min_logprob and (best is None or alt.mean_logprob > best[0]):
+            if text and alt.mean_logprob >= min_logprob and (best is None or alt.mean_logprob > best[0]) and (accept is None or accept(text)):
                 best = (alt.mean_logprob, text, alt)
         return None if best is None else best[1:]
 
@@ -508,14 +521,28 @@ def complete(
         # is sure enough of it (RETRY_MIN_LOGPROB).
         tried = indent_width(ctx.line_prefix + raw) if raw.strip() else None
         other_levels = [level for level in indentation_levels(prefix, ctx) if indent_width(level) != tried]
-        found = best_of([(level, 0) for level in other_levels[:MAX_INDENT_RETRIES]], RETRY_MIN_LOGPROB, "indentation {width}")
+        found = best_of([(level, 0, "") for level in other_levels[:MAX_INDENT_RETRIES]], RETRY_MIN_LOGPROB, "indentation {width}")
         if found is not None:
             final, result = found
     if not final and refused and ctx.mode == "block" and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
         # Refused where the indentation was fixed (or no other level passed): the model's first
         # choice of token led nowhere (it repeated the code below instead of opening its block).
         # Its next choices, each followed greedily; the most likely answer that passes is kept.
-        found = best_of([(indent, rank) for rank in range(1, FIRST_TOKEN_RETRIES + 1)], FIRST_TOKEN_MIN_LOGPROB, "first token #{rank}")
+        found = best_of([(indent, rank, "") for rank in range(1, FIRST_TOKEN_RETRIES + 1)], FIRST_TOKEN_MIN_LOGPROB, "first token #{rank}")
+        if found is not None:
+            final, result = found
+    names_ok = name_checker(doc, offset) if final and not baseline and ctx.mode == "block" and not retries else None
+    if names_ok is not None and not names_ok(final) and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
+        # The answer reads a name bound nowhere, or leaves unbound a name the code below reads
+        # (`return res` where `res = ''` is missing): a line that starts with the first such
+        # name, and the model's next choices of first token, at the answer's indentation; the
+        # most likely answer that gets the names right is kept.
+        first_line = ctx.line_prefix + final
+        level = indent if indent is not None else first_line[: len(first_line) - len(first_line.lstrip(" \t"))]
+        log.debug("completion %s: names %s unbound after the answer", doc.uri, list(names_ok.needed) or "read")
+        tries = [(level, 0, f" {name} =") for name in list(names_ok.needed)[:1]]
+        tries += [(level, rank, "") for rank in range(1, FIRST_TOKEN_RETRIES + 1)]
+        found = best_of(tries, NAMES_MIN_LOGPROB, "{lead} / first token #{rank} for the names", accept=names_ok)
         if found is not None:
             final, result = found
     log.debug(

@@ -51,3 +51,16 @@ def test_syntax_check_refuses_broken_single_line():
 def test_no_checker_for_unknown_language():
     doc = Document("file:///t.txt", "hello", 1, "plaintext")
     assert insertion_checker(doc, 2) is None
+
+
+def test_lines_above_a_wrongly_indented_line_must_open_its_block():
+    # The line below the cursor is deeper than the line before it (its `for` is missing): the
+    # document already has that error, and whole lines inserted above it must fix it.
+    doc, offset, _ctx = _check("def f(xs):\n    total = 0\n<>        total += x\n    return total\n", "<>")
+    ok = insertion_checker(doc, offset)
+    assert not ok("    x = 1\n")
+    assert not ok("    return total\n")
+    assert ok("    for x in xs:\n")
+    # Without the error below, a line at the body's level is fine.
+    doc, offset, _ctx = _check("def f(xs):\n    total = 0\n<>    return total\n", "<>")
+    assert insertion_checker(doc, offset)("    total += 1\n")
