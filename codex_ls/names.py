@@ -20,7 +20,7 @@ from typing import Callable
 import tree_sitter
 
 from codex_ls.documents import Document, input_edit
-from codex_ls.queries import QueryError, load_query
+from codex_ls.queries import QueryError, load_query, query_text
 
 BUILTIN_NAMES = frozenset(dir(builtins)) | {
     "__file__", "__builtins__", "__path__", "__cached__", "__annotations__",
@@ -29,94 +29,14 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | {
 """Names every Python module can read without binding them: the running interpreter's
 builtins, the module attributes set by the import system and the class-body names."""
 
-_PATTERNS = frozenset({
-    "pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "tuple", "list",
-    "parenthesized_expression", "as_pattern_target", "expression_list",
-})
-"""Nodes a binding target may nest its names in (``a, (b, *c) = ...``, ``with f() as (x, y)``)."""
-
-_BINDS_LEFT = frozenset({"assignment", "for_statement", "for_in_clause"})
-_PARAMETERS = frozenset({"parameters", "lambda_parameters"})
-_SPLATS = frozenset({"list_splat_pattern", "dictionary_splat_pattern"})
-_UNCHECKED = frozenset({"ERROR", "case_pattern", "type_parameter"})
+class _StarImport(Exception):
+    """The file has ``from m import *``: any name may be bound."""
 
 
-def _field(node: tree_sitter.Node) -> str | None:
-    """The field name under which ``node`` hangs from its parent (``None`` for none)."""
-    parent = node.parent
-    for i, child in enumerate(parent.children):
-        if child.id == node.id:
-            return parent.field_name_for_child(i)
-    return None
-
-
-def classify(node: tree_sitter.Node) -> str | None:
-    """``"bind"``, ``"read"`` or ``None`` (neither: an attribute or keyword name, a module path)
-    for a tree-sitter-python ``identifier`` node."""
-    parent = node.parent
-    if parent is None:
-        return None
-    ancestor = parent
-    while ancestor is not None:
-        if ancestor.type in _UNCHECKED:
-            return "bind"
-        if ancestor.type in ("import_statement", "import_from_statement"):
-            return _import_role(node, ancestor)
-        if ancestor.type in ("block", "module"):
-            break
-        ancestor = ancestor.parent
-    kind = parent.type
-    field = _field(node)
-    if kind == "attribute" and field == "attribute":
-        return None
-    if kind == "keyword_argument" and field == "name":
-        return None
-    if kind in ("function_definition", "class_definition") and field == "name":
-        return "bind"
-    if kind in ("global_statement", "nonlocal_statement"):
-        return "bind"
-    if kind == "named_expression" and field == "name":
-        return "bind"
-    if kind in _PARAMETERS or (kind in _SPLATS and parent.parent is not None and parent.parent.type in _PARAMETERS):
-        return "bind"
-    if kind in ("default_parameter", "typed_default_parameter") and field == "name":
-        return "bind"
-    if kind == "typed_parameter" and field != "type":
-        return "bind"
-    target = node
-    while target.parent is not None and target.parent.type in _PATTERNS:
-        target = target.parent
-    holder = target.parent
-    if holder is not None:
-        where = _field(target)
-        if holder.type in _BINDS_LEFT and where == "left":
-            return "bind"
-        if holder.type == "as_pattern" and where == "alias":
-            return "bind"
-    return "read"
-
-
-def _import_role(node: tree_sitter.Node, statement: tree_sitter.Node) -> str | None:
-    """The role of an identifier inside an import statement: the name it binds (``import a.b``
-    binds ``a``; ``from m import x`` binds ``x``; ``as y`` binds ``y``), else ``None``."""
-    parent = node.parent
-    if parent.type == "aliased_import":
-        return "bind" if _field(node) == "alias" else None
-    if parent.type != "dotted_name" or parent.parent is None:
-        return None
-    holder = parent.parent
-    if holder.type == "aliased_import":
-        return None
-    if _field(parent) != "name":
-        return None  # the module a `from` imports from
-    if statement.type == "import_statement":
-        return "bind" if parent.children[0].id == node.id else None
-    return "bind"
-
-
-def _identifiers(doc: Document, node: tree_sitter.Node, start_byte: int = 0, end_byte: int | None = None) -> list[tree_sitter.Node]:
-    """The ``identifier`` nodes under ``node`` that start in ``[start_byte, end_byte)``
-    (query ``grammars/python/names.scm``).
+def roles(doc: Document, node: tree_sitter.Node, start_byte: int = 0, end_byte: int | None = None) -> list[tuple[tree_sitter.Node, str]]:
+    """``(identifier, role)`` for the identifiers under ``node`` that start in ``[start_byte,
+    end_byte)``, in document order; the role is ``"bind"`` or ``"read"`` (attribute and
+    keyword names and module paths are left out). From the query ``grammars/python/names.scm``.
 
     Raises:
         _StarImport: a ``from m import *`` lies in the range.
@@ -131,11 +51,47 @@ def _identifiers(doc: Document, node: tree_sitter.Node, start_byte: int = 0, end
     captures = cursor.captures(node)
     if captures.get("star"):
         raise _StarImport
-    return [n for n in captures.get("id", []) if start_byte <= n.start_byte < end_byte]
+    binds = {n.id for n in captures.get("bind", ())}
+    skips = {n.id for n in captures.get("skip", ())}
+    unchecked = [(n.start_byte, n.end_byte) for n in captures.get("unchecked", ())]
+    out = []
+    for ident in sorted(captures.get("id", ()), key=lambda n: n.start_byte):
+        if not start_byte <= ident.start_byte < end_byte:
+            continue
+        if ident.id in binds or any(a <= ident.start_byte < b for a, b in unchecked):
+            out.append((ident, "bind"))
+        elif ident.id not in skips:
+            out.append((ident, "read"))
+    return out
 
 
-class _StarImport(Exception):
-    """The file has ``from m import *``: any name may be bound."""
+_BINDINGS: dict[str, tree_sitter.Query] = {}
+
+
+def bound_names(doc: Document, tree: tree_sitter.Tree) -> set[str]:
+    """Every name bound anywhere in ``tree`` (of ``doc``'s language), names inside ERROR nodes
+    included: :func:`roles` over the whole file, but only its ``@bind`` captures reach Python
+    (a 3,500-line file has ~15,000 identifiers, fewer than a fifth of them bindings).
+
+    Raises:
+        _StarImport: the file has ``from m import *``.
+    """
+    query = _BINDINGS.get(doc.language.name)
+    if query is None:
+        text = query_text(doc.language.name, "names")
+        if text is None:  # pragma: no cover - the file ships with the package
+            raise QueryError("grammars/python/names.scm is missing")
+        query = tree_sitter.Query(doc.language.language, text)
+        query.disable_capture("id")
+        query.disable_capture("skip")
+        _BINDINGS[doc.language.name] = query
+    captures = tree_sitter.QueryCursor(query).captures(tree.root_node)
+    if captures.get("star"):
+        raise _StarImport
+    names = {n.text.decode("utf-8", "replace") for n in captures.get("bind", ())}
+    for node in captures.get("unchecked", ()):
+        names.update(ident.text.decode("utf-8", "replace") for ident, _role in roles(doc, tree.root_node, node.start_byte, node.end_byte))
+    return names
 
 
 def scan(doc: Document, node: tree_sitter.Node, start_byte: int = 0, end_byte: int | None = None) -> tuple[set[str], dict[str, int]]:
@@ -147,31 +103,30 @@ def scan(doc: Document, node: tree_sitter.Node, start_byte: int = 0, end_byte: i
     """
     bound: set[str] = set()
     reads: dict[str, int] = {}
-    for ident in _identifiers(doc, node, start_byte, end_byte):
-        role = classify(ident)
+    for ident, role in roles(doc, node, start_byte, end_byte):
         name = ident.text.decode("utf-8", "replace")
         if role == "bind":
             bound.add(name)
-        elif role == "read":
+        else:
             reads.setdefault(name, ident.start_byte)
     return bound, reads
 
 
-def _self_reads(doc: Document, node: tree_sitter.Node, start_byte: int, end_byte: int) -> set[str]:
+def _self_reads(found: list[tuple[tree_sitter.Node, str]]) -> set[str]:
     """Names read on the right side of an assignment that binds them (``x = x + 1``), among
-    the identifiers under ``node`` that start in ``[start_byte, end_byte)``."""
+    the identifiers and roles ``found`` (see :func:`roles`)."""
+    bound_at = {(ident.text, ident.start_byte) for ident, role in found if role == "bind"}
     out: set[str] = set()
-    for ident in _identifiers(doc, node, start_byte, end_byte):
-        if classify(ident) != "read":
+    for ident, role in found:
+        if role != "read":
             continue
         ancestor = ident.parent
         while ancestor is not None and ancestor.type not in ("block", "module"):
             if ancestor.type == "assignment":
                 right, left = ancestor.child_by_field_name("right"), ancestor.child_by_field_name("left")
                 if right is not None and left is not None and right.start_byte <= ident.start_byte < right.end_byte:
-                    name = ident.text
-                    if any(n.text == name and classify(n) == "bind" for n in _identifiers(doc, left, left.start_byte, left.end_byte)):
-                        out.add(name.decode("utf-8", "replace"))
+                    if any(name == ident.text and left.start_byte <= at < left.end_byte for name, at in bound_at):
+                        out.add(ident.text.decode("utf-8", "replace"))
                 break
             ancestor = ancestor.parent
     return out
@@ -208,7 +163,7 @@ def name_checker(doc: Document, offset: int) -> Callable[[str], bool] | None:
         return None
     start_byte = doc.byte_offset(offset)
     try:
-        bound, _ = scan(doc, tree.root_node)
+        bound = bound_names(doc, tree)
         _, below = scan(doc, tree.root_node, start_byte, _scope_end_byte(tree, start_byte))
     except _StarImport:
         return None
@@ -225,12 +180,14 @@ def name_checker(doc: Document, offset: int) -> Callable[[str], bool] | None:
         edited.edit(**input_edit(index, offset, offset, ins)._asdict())
         new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
         try:
-            binds, reads = scan(doc, new_tree.root_node, start_byte, start_byte + len(ins))
+            found = roles(doc, new_tree.root_node, start_byte, start_byte + len(ins))
         except _StarImport:
             return True
+        binds = {ident.text.decode("utf-8", "replace") for ident, role in found if role == "bind"}
+        reads = {ident.text.decode("utf-8", "replace") for ident, role in found if role == "read"}
         if not needed.keys() <= binds:
             return False
-        if any(name not in bound for name in _self_reads(doc, new_tree.root_node, start_byte, start_byte + len(ins))):
+        if any(name not in bound for name in _self_reads(found)):
             return False  # `ans = ans + 1` where nothing bound `ans` before
         return all(name in bound or name in binds or name in BUILTIN_NAMES for name in reads)
 

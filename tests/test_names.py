@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codex_ls.documents import Document
-from codex_ls.names import BUILTIN_NAMES, name_checker, scan
+from codex_ls.names import BUILTIN_NAMES, bound_names, name_checker, scan
 
 SAMPLE = '''import os.path as op, sys
 from a.b import c as d, e
@@ -114,3 +114,10 @@ def test_a_star_import_or_another_language_turns_the_check_off():
 @pytest.mark.parametrize("name", ["len", "print", "ValueError", "__file__", "__name__"])
 def test_builtins_and_module_attributes_need_no_binding(name):
     assert name in BUILTIN_NAMES
+
+
+def test_the_bound_names_of_a_whole_file_are_those_scan_finds():
+    doc = _doc(SAMPLE)
+    assert bound_names(doc, doc.tree) == scan(doc, doc.tree.root_node)[0]
+    broken = _doc("def f(:\n    if x = :\n        y = ghost +\n")  # names inside ERROR nodes count as bound
+    assert {"ghost", "y"} <= bound_names(broken, broken.tree)  # `x` is the condition the `if` reads
