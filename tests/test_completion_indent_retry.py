@@ -108,3 +108,41 @@ def test_a_refused_block_opener_is_asked_for_with_the_models_next_first_tokens(e
     with monkeypatch.context() as m:
         m.setattr(completion, "FIRST_TOKEN_MIN_LOGPROB", 0.0)  # no answer is that sure: nothing is shown
         assert _complete(engine, source).text == ""
+
+
+VOWELS = '''def count_vowels(text):
+    """How many vowels the text has."""
+<C>
+    for ch in text.lower():
+        if ch in "aeiou":
+            n += 1
+    return n
+'''
+
+MEAN_LENGTH = '''def mean_length(lines):
+    """The mean length of the non-empty lines."""
+    kept = [line for line in lines if line.strip()]
+<C>    return total / len(kept)
+'''
+
+
+@pytest.mark.parametrize(("source", "name"), [(VOWELS, "n"), (MEAN_LENGTH, "total")], ids=["vowels", "mean_length"])
+def test_an_answer_that_leaves_a_name_unbound_is_asked_for_again(engine, monkeypatch, source, name):
+    # The code below reads a name nothing binds (`n += 1`, `return total / ...`): the new line
+    # must bind it. The model's first answer does not; a line that starts by binding the name,
+    # or one of the model's next first tokens, does, and the most likely such answer is shown.
+    from codex_ls.names import name_checker
+
+    text, offset = source.replace("<C>", ""), source.index("<C>")
+    check = name_checker(Document("file:///t.py", text, 0, "python"), offset)
+    assert list(check.needed) == [name]
+    with monkeypatch.context() as m:
+        m.setattr(completion, "name_checker", lambda doc, offset: None)
+        first = _complete(engine, source)
+    assert first.text.strip() and not check(first.text), first.text
+    answer = _complete(engine, source)
+    assert answer.text.startswith(f"    {name} = ") and check(answer.text), answer.text
+    assert answer.generation.mean_logprob is not None and answer.generation.mean_logprob >= completion.NAMES_MIN_LOGPROB
+    with monkeypatch.context() as m:
+        m.setattr(completion, "NAMES_MIN_LOGPROB", 0.0)  # no answer is that sure: the first one stays
+        assert _complete(engine, source).text == first.text
