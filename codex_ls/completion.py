@@ -534,8 +534,9 @@ def complete(
         found = best_of([(indent, rank, "") for rank in range(1, FIRST_TOKEN_RETRIES + 1)], FIRST_TOKEN_MIN_LOGPROB, "first token #{rank}")
         if found is not None:
             final, result = found
-    names_ok = name_checker(doc, offset) if final and not baseline and ctx.mode == "block" and not retries else None
-    if names_ok is not None and not names_ok(final) and settings.temperature <= 0 and getattr(engine, "ranks_first_token", False):
+    can_retry = settings.temperature <= 0 and getattr(engine, "ranks_first_token", False)
+    names_ok = name_checker(doc, offset) if final and can_retry and not baseline and ctx.mode == "block" and not retries else None
+    if names_ok is not None and not names_ok(final):
         # The answer reads a name bound nowhere, or leaves unbound a name the code below reads
         # (`return res` where `res = ''` is missing): a line that starts by assigning the first
         # such name (`res =`), and the model's next choices of first token, at the answer's
