@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_ls.engines.base import GenerationRequest
+from codex_ls.engines.base import CancelToken, GenerationRequest
 from codex_ls.engines.llama import LlamaCppEngine, PieceIndex
 from codex_ls.models import resolve_model
 
@@ -259,3 +259,44 @@ def test_first_token_rank_starts_with_the_models_next_choices(reference, fresh_e
     assert engine.generate(GenerationRequest(prompt=AREA, max_tokens=8, first_token_rank=0)).text == plain.text
     second = engine.generate(GenerationRequest(prompt=AREA, max_tokens=8, first_token_rank=1))
     assert second.text.startswith(firsts[1]) and second.text != plain.text
+
+
+class _CancelAfter(CancelToken):
+    """A cancel token that reads as cancelled from its ``reads``-th read on (the engine reads it
+    between two graph nodes of a prompt evaluation, and before and after each decode)."""
+
+    def __init__(self, reads: int):
+        super().__init__()
+        self.reads, self.count = reads, 0
+
+    @property
+    def cancelled(self) -> bool:
+        self.count += 1
+        return self.count >= self.reads
+
+
+def test_a_cancel_stops_the_prompt_evaluation_inside_a_batch():
+    """A 540-token prompt is evaluated in batches of 256 tokens, one llama_decode each; a cancel
+    that comes during the first batch stops it there (llama.cpp's abort callback), not after it:
+    the KV cache holds none of the prompt, and the next request evaluates it all and answers as a
+    fresh engine does."""
+    from conftest import SLOW_MODEL
+
+    eng = LlamaCppEngine(SLOW_MODEL, context_length=2048, threads=1)
+    try:
+        prompt = "def f(x):\n    return x\n" * 60
+        request = GenerationRequest(prompt=prompt, max_tokens=4)
+        cancel = _CancelAfter(reads=20)
+        result = eng.generate(request, cancel)
+        assert result.finish_reason == "cancelled" and result.generated_tokens == 0
+        assert 20 <= cancel.count < 40  # read between graph nodes, and not long after the cancel
+        assert eng._llm.n_tokens == 0  # the first batch was dropped, the others never started
+        again = eng.generate(request)
+        assert again.prompt_tokens_evaluated == again.prompt_tokens == len(eng.tokenize(prompt))
+        fresh = LlamaCppEngine(SLOW_MODEL, context_length=2048, threads=1)
+        try:
+            assert fresh.generate(request).text == again.text
+        finally:
+            fresh.close()
+    finally:
+        eng.close()

@@ -138,6 +138,11 @@ class LlamaCppEngine:
         self.draft_tokens = 0
         self.accepted_tokens = 0
         self.context_length = self._llm.n_ctx()
+        # Cancelling a prompt evaluation: llama.cpp asks this callback between two nodes of the
+        # compute graph (a few ms apart), so a whole n_batch of tokens goes in one decode.
+        self._prefill_cancel: CancelToken | None = None
+        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)  # referenced: C keeps the pointer
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback, None)
         self._lock = threading.Lock()
         self._eos = {self._llm.token_eos()}
         self._cached_count = lru_cache(maxsize=4096)(self._count)
@@ -162,6 +167,28 @@ class LlamaCppEngine:
         llm._ctx.close()  # free the first context before the second is allocated (peak memory)
         with _stdout_to_stderr():
             llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        return True
+
+    def _should_abort(self, _data) -> bool:
+        """llama.cpp's abort callback: whether the prompt evaluation under way was cancelled."""
+        cancel = self._prefill_cancel
+        return cancel is not None and cancel.cancelled
+
+    def _eval_prompt(self, tokens: list[int], cancel: CancelToken | None) -> bool:
+        """``Llama.eval(tokens)`` (in batches of ``n_batch``) that stops within a few ms of
+        ``cancel`` being set; returns ``False`` when it did. The batches evaluated before the
+        cancel stay in the KV cache (``n_tokens`` counts them); the one under way is dropped."""
+        if cancel is not None and cancel.cancelled:
+            return False
+        self._prefill_cancel = cancel
+        try:
+            self._llm.eval(tokens)
+        except RuntimeError:
+            if cancel is not None and cancel.cancelled:
+                return False  # llama_decode returned 2 (aborted)
+            raise
+        finally:
+            self._prefill_cancel = None
         return True
 
     # -- tokens ---------------------------------------------------------------
@@ -424,14 +451,14 @@ class LlamaCppEngine:
         return self._pieces
 
     def _prefill(self, tokens: list[int], cached: int, cancel: CancelToken | None, cache_tokens: list[int] | None = None) -> str | None:
-        """Evaluate ``tokens[cached:-1]`` in chunks of :data:`PREFILL_CHUNK` tokens, checking ``cancel``
-        between chunks (llama-cpp-python's ``generate`` cannot be stopped while it evaluates a
-        prompt). ``generate`` then finds all but the last token in the KV cache. With KV
+        """Evaluate ``tokens[cached:-1]`` in batches of ``n_batch`` tokens, stopping within a few ms
+        of ``cancel`` (:meth:`_eval_prompt`: llama-cpp-python's ``generate`` cannot be stopped
+        while it evaluates a prompt). ``generate`` then finds all but the last token in the KV cache. With KV
         shifting on, runs of prefix tokens found in the prefix of ``cache_tokens`` (the
         cache's tokens by position) are shifted into place instead (:meth:`_prefill_shifted`).
 
-        Returns ``"cancelled"`` when stopped (the KV cache keeps what was evaluated, so the next
-        request starts from there), else ``None``.
+        Returns ``"cancelled"`` when stopped (the KV cache keeps the batches finished before the
+        cancel, so the next request starts from there), else ``None``.
         """
         llm = self._llm
         end = len(tokens) - 1
@@ -453,11 +480,7 @@ class LlamaCppEngine:
             if runs:
                 return self._prefill_shifted(tokens, plan, cancel)
         llm.n_tokens = cached  # eval() drops the KV cache after n_tokens
-        for i in range(cached, end, PREFILL_CHUNK):
-            if cancel is not None and cancel.cancelled:
-                return "cancelled"
-            llm.eval(tokens[i : min(end, i + PREFILL_CHUNK)])
-        return None
+        return None if self._eval_prompt(tokens[cached:end], cancel) else "cancelled"
 
     def _fim_suffix_token(self) -> int | None:
         """The token id of the model's FIM suffix marker, or ``None`` (no FIM family known, or
@@ -493,10 +516,8 @@ class LlamaCppEngine:
         try:
             for segment in plan:
                 if segment.cached_at is None:
-                    for i in range(segment.start, segment.end, PREFILL_CHUNK):
-                        if cancel is not None and cancel.cancelled:
-                            return "cancelled"
-                        llm.eval(tokens[i : min(segment.end, i + PREFILL_CHUNK)])
+                    if not self._eval_prompt(tokens[segment.start : segment.end], cancel):
+                        return "cancelled"
                     continue
                 at, size = segment.cached_at, segment.end - segment.start
                 llama_cpp.llama_memory_seq_cp(mem, waiting, moving, at, at + size)
@@ -524,9 +545,6 @@ class LlamaCppEngine:
             with contextlib.suppress(Exception):
                 llm.close()
 
-
-PREFILL_CHUNK = 64
-"""Prompt tokens evaluated between two checks of cancellation and the time budget."""
 
 _HELPER_SEQS = (1, 2)
 """Sequence ids KV shifting uses for runs waiting to be moved and for the run being moved."""
