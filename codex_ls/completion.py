@@ -10,6 +10,7 @@ The LSP handlers in :mod:`codex_ls.features` only convert types around it.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -22,7 +23,7 @@ from codex_ls.context import OtherDocument, display_path, import_lines, names_ne
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
 from codex_ls.settings import CompletionSettings
 from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint, indentation_levels
-from codex_ls.syntax import python_indentation_error_lines, should_complete
+from codex_ls.syntax import python_indentation_error_lines, python_syntax_error_line, should_complete
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,12 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     has no more ERROR/MISSING nodes than the document has now. In Python it also
     refuses whole lines inserted above a line that is then wrongly indented
     (an unexpected indent the document may already have: the line that opened
-    that block is the one to write). ``None`` when the document has no
-    tree-sitter grammar.
+    that block is the one to write), and, where the cursor starts a line (only
+    whitespace before it) and CPython's first syntax error in the top-level
+    statement around it is on the first code line after it (an ``else`` or a
+    deeper body whose opener is missing: the hole is part of the structure), any
+    insertion that leaves a syntax error there or further down. ``None`` when the
+    document has no tree-sitter grammar.
     """
     tree = doc.tree
     if tree is None or doc.language is None:
@@ -165,6 +170,11 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
         w_errors = set(python_indentation_error_lines(w_text))
         w_at = offset - w_start
         w_line = w_text.count("\n", 0, w_at) + 1  # 1-based line of the insertion in the window
+        structural = False
+        if not w_text[w_text.rfind("\n", 0, w_at) + 1 : w_at].strip():
+            first_error = python_syntax_error_line(w_text)
+            code_below = re.search(r"\S", w_text[w_at:])
+            structural = first_error is not None and code_below is not None and first_error == w_text.count("\n", 0, w_at + code_below.start()) + 1
 
     def ok(insert: str) -> bool:
         ins = insert.encode("utf-8")
@@ -177,7 +187,10 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
             return True
         added = insert.count("\n")
         whole_lines = insert.endswith("\n")  # lines inserted above the cursor's line
-        for line in python_indentation_error_lines(w_text[:w_at] + insert + w_text[w_at:]):
+        edited_window = w_text[:w_at] + insert + w_text[w_at:]
+        if structural and (python_syntax_error_line(edited_window) or 0) >= w_line:
+            return False  # the code below still does not fit: the hole is not filled
+        for line in python_indentation_error_lines(edited_window):
             if whole_lines and line == w_line + added:
                 return False  # the line below (deeper than it may be) is still wrong: lines above code must fix it
             if line < w_line:

@@ -98,6 +98,25 @@ def should_complete(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> 
     return not after_block_ending_statement(tree, byte, source)
 
 
+def python_syntax_error_line(source: str) -> int | None:
+    """The line (1-based) of the first syntax error CPython's compiler reports in ``source``
+    (this interpreter's grammar, including what only the compiler checks: ``break`` outside a
+    loop, an ``else`` with no ``if``), or ``None`` when it compiles. Nothing is run; warnings
+    (invalid escape sequences) are not shown. About a millisecond for a 100-line function.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(source, "<completion>", "exec", dont_inherit=True)
+        except SyntaxError as exc:  # IndentationError and TabError too
+            return exc.lineno or 1
+        except (ValueError, RecursionError, MemoryError):  # a null byte; nesting too deep for the compiler
+            return None
+    return None
+
+
 def python_indentation_errors(source: str) -> int:
     """How many indentation errors CPython would report in ``source`` (see :func:`python_indentation_error_lines`)."""
     return len(python_indentation_error_lines(source))

@@ -64,3 +64,20 @@ def test_lines_above_a_wrongly_indented_line_must_open_its_block():
     # Without the error below, a line at the body's level is fine.
     doc, offset, _ctx = _check("def f(xs):\n    total = 0\n<>    return total\n", "<>")
     assert insertion_checker(doc, offset)("    total += 1\n")
+
+
+def test_a_hole_in_the_structure_must_be_filled_for_the_code_below_to_compile():
+    # CPython's first error is on the code line right after the cursor (an `else` whose `if` is
+    # missing): an insertion must leave the code below compiling, not merely add no new error.
+    doc, offset, _ctx = _check("def f(x, s):\n    s = str(x)\n<>    else:\n        return s[1:]\n", "<>")
+    ok = insertion_checker(doc, offset)
+    assert not ok("    return s\n")
+    assert ok("    if x > 1:\n        return s[::-1]\n")
+    # Two levels missing above a deeper body: one opener leaves the `else` unmatched further down.
+    doc, offset, _ctx = _check("def f(xs):\n    n = 0\n<>            n += 1\n        else:\n            n -= 1\n    return n\n", "<>")
+    ok = insertion_checker(doc, offset)
+    assert not ok("    for x in xs:\n")
+    assert ok("    for x in xs:\n        if x > 0:\n")
+    # An error elsewhere (not at the cursor) keeps the old rule: no new error is enough.
+    doc, offset, _ctx = _check("def f(x):\n    y = 1\n<>    return y\n\n    else:\n        pass\n", "<>")
+    assert insertion_checker(doc, offset)("    y += x\n")
