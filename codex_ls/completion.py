@@ -495,7 +495,7 @@ def complete(
             return "", result, ""  # the model did not write the space left to it after an indentation
         raw = (forced + result.text)[len(typed):]
         if result.finish_reason != "rule":  # ended by an end token or a limit: the rule's final cut
-            cut = rule.decide(raw, finished=True)
+            cut = rule.decide(raw, finished=True, ended=result.finish_reason == "stop")
             if cut < len(raw):
                 raw = raw[:cut]
             elif result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():

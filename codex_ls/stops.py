@@ -211,8 +211,14 @@ class StopRule:
     def __call__(self, text: str) -> int | None:
         return self.decide(text, finished=False)
 
-    def decide(self, text: str, finished: bool = True) -> int | None:
-        """The cut for ``text``; ``None`` (only while not ``finished``) to go on generating."""
+    def decide(self, text: str, finished: bool = True, ended: bool = False) -> int | None:
+        """The cut for ``text``; ``None`` (only while not ``finished``) to go on generating.
+
+        ``ended``: the model ended the text itself (an end-of-generation token): a model
+        trained for fill-in-the-middle says so when the middle joins the code below, so the
+        lines it wrote past the conservative end are kept, as if it had then repeated the code
+        below, within the same limits (``look_past`` lines, the enclosing body, brackets).
+        """
         cut = self._conservative(text)
         ctx = self.ctx
         target = ctx.next_lines[0].strip() if ctx.next_lines else ""
@@ -237,10 +243,10 @@ class StopRule:
             if stripped:
                 if indent_width(line) == target_indent and _repeats(stripped, target, complete=end != -1):
                     return pos - 1
-                if end != -1 and indent_width(line) < self.floor:
+                if (end != -1 or ended) and indent_width(line) < self.floor:
                     return cut
             if end == -1:
-                break
+                return len(text) if ended and finished else cut if finished else None
             extra += 1
             lines_done += 1
             if extra > self.look_past or lines_done >= self.max_lines:
@@ -249,7 +255,7 @@ class StopRule:
             if cut_bracket is not None and cut_bracket > cut:
                 return cut
             pos = end + 1
-        return cut if finished else None
+        return len(text) if ended and finished else cut if finished else None
 
     def _conservative(self, text: str) -> int | None:
         ctx = self.ctx

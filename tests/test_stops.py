@@ -261,3 +261,18 @@ def test_no_indentation_hint_after_code_on_the_line():
 )
 def test_indentation_levels(prefix, suffix, expected):
     assert indentation_levels(prefix, analyze_cursor(prefix, suffix)) == expected
+
+
+def test_lines_before_the_models_end_token_are_kept_as_the_middle():
+    # A model trained for FIM ends the middle with an end token where it joins the code below
+    # (Qwen2.5-Coder-1.5B does; the 0.5B rarely): the lines before it are the hole's lines, even
+    # without a repeat of the code below.
+    gen = "        return '0'\n    else:\n        return '2'"
+    rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
+    assert rule.decide(gen, finished=True, ended=True) == len(gen)
+    # Ended by a limit instead, the conservative end stands.
+    assert rule.decide(gen, finished=True) == len("        return '0'")
+    # The same limits as a repeat: below the enclosing body, or more lines than looked past.
+    assert rule.decide("        return '0'\nprint(1)", finished=True, ended=True) == len("        return '0'")
+    many = "        return '0'\n" + "    x = 1\n" * 7 + "    y = 2"
+    assert rule.decide(many, finished=True, ended=True) == len("        return '0'")
