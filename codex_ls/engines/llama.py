@@ -139,10 +139,10 @@ class LlamaCppEngine:
         self.accepted_tokens = 0
         self.context_length = self._llm.n_ctx()
         # Cancelling a prompt evaluation: llama.cpp asks this callback between two nodes of the
-        # compute graph (a few ms apart), so a whole n_batch of tokens goes in one decode.
+        # compute graph (a few ms apart), so a whole n_batch of tokens goes in one decode. It is
+        # set only while a prompt is evaluated: generation checks between tokens.
         self._prefill_cancel: CancelToken | None = None
         self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)  # referenced: C keeps the pointer
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback, None)
         self._lock = threading.Lock()
         self._eos = {self._llm.token_eos()}
         self._cached_count = lru_cache(maxsize=4096)(self._count)
@@ -180,7 +180,12 @@ class LlamaCppEngine:
         cancel stay in the KV cache (``n_tokens`` counts them); the one under way is dropped."""
         if cancel is not None and cancel.cancelled:
             return False
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
         self._prefill_cancel = cancel
+        if cancel is not None:
+            llama_cpp.llama_set_abort_callback(ctx, self._abort_callback, None)
         try:
             self._llm.eval(tokens)
         except RuntimeError:
@@ -189,6 +194,8 @@ class LlamaCppEngine:
             raise
         finally:
             self._prefill_cancel = None
+            if cancel is not None:
+                llama_cpp.llama_set_abort_callback(ctx, llama_cpp.ggml_abort_callback(), None)  # NULL: no callback
         return True
 
     # -- tokens ---------------------------------------------------------------
