@@ -9,6 +9,24 @@ PIP := $(PY) -m pip
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(NPROC)
 
+# llama.cpp builds with -march=native, which on Intel CPUs with AMX (Sapphire Rapids and later)
+# compiles its AMX kernels. In a VM that does not give the guest the AMX tile registers, the first
+# prompt then dies of a general protection fault at `ldtilecfg` in libggml-cpu (SIGSEGV; seen on
+# this project's 2-core development VMs). The AMX kernels are left out on x86-64; AVX-512, AVX2
+# and llama.cpp's repacked Q4_K kernels stay. Set NO_AMX= (empty) to keep them on bare metal.
+ifeq ($(shell uname -m),x86_64)
+NO_AMX ?= $(shell echo 'int x;' | $${CC:-cc} -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -x c -c -o /dev/null - 2>/dev/null && echo '-mno-amx-tile -mno-amx-int8 -mno-amx-bf16')
+endif
+ifneq ($(strip $(NO_AMX)),)
+export CFLAGS += $(NO_AMX)
+export CXXFLAGS += $(NO_AMX)
+# pip reuses a wheel it built before (maybe with AMX) whatever the flags: rebuild it once then.
+CHECK_NO_AMX = $(PY) -c "import llama_cpp, sys; sys.exit(b'AMX' in llama_cpp.llama_print_system_info())" \
+	|| $(PIP) install --quiet --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$$($(PY) -c 'import importlib.metadata as m; print(m.version("llama_cpp_python"))')"
+else
+CHECK_NO_AMX = true
+endif
+
 DEMO_FILE ?= examples/inventory.py
 DEMO_LINE ?= 52
 DEMO_CHARACTER ?= 8
@@ -21,6 +39,7 @@ $(PY):
 
 $(VENV)/.stamp-install: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
+	$(CHECK_NO_AMX)
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-install
