@@ -44,9 +44,9 @@ class ModelSettings:
         },
     )
     prompt_lookup_tokens: int = field(
-        default=0,
+        default=-1,
         metadata={
-            "doc": "Draft tokens per step of prompt-lookup decoding (`llama-cpp` engine, greedy only): tokens that followed the last ones earlier in the prompt are checked in one batch. 0 (off) by default: on a 2-core CPU the batch, whose logits cover Qwen's 151,936-token vocabulary for every draft position, costs more than the steps it saves (`benchmarks/prompt_lookup.py`)."
+            "doc": "Draft tokens per step of prompt-lookup decoding (`llama-cpp` engine, greedy only): tokens that followed the last ones earlier in the prompt are checked in one batch with the next token, and kept as far as the model agrees. -1 (default): chosen when the model loads, by timing a step with 2 draft tokens (with logits for each) against a one-token step (about ten model steps): 2 where it costs at most 1.6x, else 0. Where every step streams the weights from memory (phones, laptops, small VMs) drafting wins (`benchmarks/prompt_lookup.py` on the 2-core development VM: 0.64x the generation time with 2 draft tokens); where the vocabulary-wide logits of each draft position bound the step, it loses. 0 turns it off."
         },
     )
 

@@ -300,3 +300,37 @@ def test_a_cancel_stops_the_prompt_evaluation_inside_a_batch():
             fresh.close()
     finally:
         eng.close()
+
+
+def test_prompt_lookup_is_turned_on_only_where_a_draft_step_is_cheap():
+    from codex_ls.engines.llama import LOOKUP_AUTO_DRAFT, LOOKUP_MAX_COST_RATIO, choose_draft
+
+    assert choose_draft(1.2) == LOOKUP_AUTO_DRAFT  # memory-bound steps: a few more tokens cost little
+    assert choose_draft(LOOKUP_MAX_COST_RATIO) == LOOKUP_AUTO_DRAFT
+    assert choose_draft(LOOKUP_MAX_COST_RATIO + 0.01) == 0
+    assert choose_draft(2.5) == 0
+    assert choose_draft(float("inf")) == 0  # not measured
+
+
+def test_prompt_lookup_chosen_at_load_is_timed_on_the_model_and_leaves_the_kv_cache_empty():
+    from conftest import SLOW_MODEL
+
+    from codex_ls.engines.llama import choose_draft
+
+    auto = LlamaCppEngine(SLOW_MODEL, context_length=512, prompt_lookup=-1)
+    try:
+        ratio = auto.draft_cost_ratio
+        assert ratio is not None and 0.5 < ratio < 10  # a real timing: 3 tokens in one step cost more than 0.5 of one token
+        assert auto.prompt_lookup == choose_draft(ratio)
+        assert auto._llm.n_tokens == 0  # the calibration tokens do not linger in the KV cache
+        fixed = LlamaCppEngine(SLOW_MODEL, context_length=512, prompt_lookup=auto.prompt_lookup)
+        try:
+            assert fixed.draft_cost_ratio is None
+            request = GenerationRequest(prompt="def mean(values):\n    total = 0\n    for value in values:\n", max_tokens=12)
+            first = auto.generate(request)
+            assert first.prompt_tokens_evaluated == first.prompt_tokens  # nothing of the calibration was reused
+            assert first.text == fixed.generate(request).text
+        finally:
+            fixed.close()
+    finally:
+        auto.close()

@@ -73,7 +73,8 @@ class LlamaCppEngine:
             tokens after the longest common prefix with the previous prompt;
             ``False`` empties it before every call (a baseline for benchmarks).
         prompt_lookup: draft tokens per step of prompt-lookup decoding in greedy
-            generation (see :meth:`_greedy`); 0 turns it off.
+            generation (see :meth:`_greedy`); 0 turns it off; -1 chooses at load
+            (:meth:`measure_draft_cost`, :func:`choose_draft`), which costs about ten model steps.
         kv_shift_min_tokens: after the common prefix, runs of at least this many
             prefix tokens (before the FIM suffix marker) that the KV cache holds
             at another position of its prefix are shifted into place instead of
@@ -86,6 +87,8 @@ class LlamaCppEngine:
             kept since the engine was made (their ratio is the acceptance rate).
         shifted_tokens: prompt tokens moved within the KV cache instead of
             evaluated (KV shifting) since the engine was made.
+        draft_cost_ratio: with ``prompt_lookup=-1``, what :meth:`measure_draft_cost` found
+            at load; else ``None``.
 
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.
@@ -134,7 +137,6 @@ class LlamaCppEngine:
         if self.kv_shift_min_tokens and not self._enable_kv_shift(llama_cpp):
             self.kv_shift_min_tokens = 0
         self.shifted_tokens = 0
-        self.prompt_lookup = max(0, prompt_lookup)
         self.draft_tokens = 0
         self.accepted_tokens = 0
         self.context_length = self._llm.n_ctx()
@@ -149,6 +151,20 @@ class LlamaCppEngine:
         self._info: ModelInfo | None = None
         self._pieces: PieceIndex | None = None
         self._suffix_marker: int | None = None
+        self.draft_cost_ratio: float | None = None
+        if prompt_lookup < 0:
+            try:
+                self.draft_cost_ratio = self.measure_draft_cost(LOOKUP_AUTO_DRAFT)
+            except Exception as exc:  # a model too small to time, a decode failure: plain decoding
+                log.warning("prompt-lookup decoding off: its cost could not be measured (%s)", exc)
+                self.draft_cost_ratio = float("inf")
+            self.prompt_lookup = choose_draft(self.draft_cost_ratio)
+            log.info(
+                "prompt-lookup decoding: a step with %d draft tokens costs %.2fx a one-token step here: %s",
+                LOOKUP_AUTO_DRAFT, self.draft_cost_ratio, f"on, {self.prompt_lookup} draft tokens" if self.prompt_lookup else "off",
+            )
+        else:
+            self.prompt_lookup = prompt_lookup
 
     def _enable_kv_shift(self, llama_cpp) -> bool:
         """Remake the context with room for the two helper sequences KV shifting uses (see
@@ -168,6 +184,43 @@ class LlamaCppEngine:
         with _stdout_to_stderr():
             llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         return True
+
+    def measure_draft_cost(self, draft: int, repeats: int = 3) -> float:
+        """How much a prompt-lookup step costs on this machine: the median time (of ``repeats``,
+        after one untimed pair) of evaluating ``1 + draft`` tokens with logits for every position,
+        over the median time of evaluating one token, both after the same short code prompt
+        (the first 24 tokens of :data:`CALIBRATION_CODE`). Empties the KV cache. About 10 model steps plus a 21-token
+        prompt (0.6 s for the default model on the 2-core development VM).
+
+        On a CPU that streams the weights from memory for every step (phones, laptops, small
+        VMs), a few more tokens in a step cost little and drafting wins; where compute bounds the
+        step (the logits of a 151,936-token vocabulary for every draft position), it loses.
+        """
+        import statistics
+
+        llm = self._llm
+        with self._lock, _stdout_to_stderr():
+            tokens = self.tokenize(CALIBRATION_CODE)[:24]
+            base = len(tokens) - draft - 1
+            if base < 1:
+                raise GenerationError(f"the calibration code is {len(tokens)} tokens, too short for a draft of {draft}")
+            llm.reset()
+            llm.eval(tokens[:base])
+            one: list[float] = []
+            batch: list[float] = []
+            for i in range(repeats + 1):
+                llm.n_tokens = base
+                started = time.perf_counter()
+                llm.eval(tokens[base : base + 1])
+                if i:
+                    one.append(time.perf_counter() - started)
+                llm.n_tokens = base
+                started = time.perf_counter()
+                self._decode_all(tokens[base : base + 1 + draft])
+                if i:
+                    batch.append(time.perf_counter() - started)
+            llm.reset()
+        return statistics.median(batch) / statistics.median(one)
 
     def _should_abort(self, _data) -> bool:
         """llama.cpp's abort callback: whether the prompt evaluation under way was cancelled."""
@@ -551,6 +604,33 @@ class LlamaCppEngine:
         if llm is not None:
             with contextlib.suppress(Exception):
                 llm.close()
+
+
+LOOKUP_AUTO_DRAFT = 2
+"""Draft tokens per step when prompt-lookup decoding is chosen at load (``prompt_lookup=-1``):
+the fastest size in ``benchmarks/prompt_lookup.py`` on the 2-core development VM (0.64x the
+time of plain greedy decoding, 73% of the drafted tokens kept; 4 and 8 tokens: 0.69x, 0.75x)."""
+
+LOOKUP_MAX_COST_RATIO = 1.6
+"""Prompt-lookup decoding is turned on at load where a step with :data:`LOOKUP_AUTO_DRAFT`
+draft tokens costs at most this many one-token steps (:meth:`LlamaCppEngine.measure_draft_cost`).
+With ~73% of drafted tokens kept, such a step yields about 2.2 tokens where the code repeats
+(and no draft means a plain step): below this cost the drafts save time, with a margin for
+prompts that repeat less than the benchmark's."""
+
+CALIBRATION_CODE = (
+    "def mean(values):\n    total = 0\n    for value in values:\n        total += value\n"
+    "    return total / len(values)\n\n\ndef variance(values):\n    m = mean(values)\n"
+    "    return sum((value - m) ** 2 for value in values) / len(values)\n"
+)
+"""A short piece of code whose tokens time the model steps of :meth:`LlamaCppEngine.measure_draft_cost`."""
+
+
+def choose_draft(cost_ratio: float) -> int:
+    """Draft tokens per prompt-lookup step for a machine where a step with
+    :data:`LOOKUP_AUTO_DRAFT` draft tokens costs ``cost_ratio`` one-token steps: that size when
+    it is at most :data:`LOOKUP_MAX_COST_RATIO`, else 0 (off)."""
+    return LOOKUP_AUTO_DRAFT if cost_ratio <= LOOKUP_MAX_COST_RATIO else 0
 
 
 _HELPER_SEQS = (1, 2)
