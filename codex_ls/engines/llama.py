@@ -195,6 +195,10 @@ class LlamaCppEngine:
         On a CPU that streams the weights from memory for every step (phones, laptops, small
         VMs), a few more tokens in a step cost little and drafting wins; where compute bounds the
         step (the logits of a 151,936-token vocabulary for every draft position), it loses.
+
+        Raises:
+            GenerationError: the calibration code is too few tokens for ``draft``.
+            RuntimeError: llama.cpp failed to decode.
         """
         import statistics
 
@@ -614,9 +618,9 @@ time of plain greedy decoding, 73% of the drafted tokens kept; 4 and 8 tokens: 0
 LOOKUP_MAX_COST_RATIO = 1.6
 """Prompt-lookup decoding is turned on at load where a step with :data:`LOOKUP_AUTO_DRAFT`
 draft tokens costs at most this many one-token steps (:meth:`LlamaCppEngine.measure_draft_cost`).
-With ~73% of drafted tokens kept, such a step yields about 2.2 tokens where the code repeats
-(and no draft means a plain step): below this cost the drafts save time, with a margin for
-prompts that repeat less than the benchmark's."""
+With 73% of drafted tokens kept (the benchmark), a drafted step yields about 1 + 2 x 0.73 = 2.5
+tokens (and no draft means a plain step): below this cost the drafts save time, with a margin
+for prompts that repeat less than the benchmark's."""
 
 CALIBRATION_CODE = (
     "def mean(values):\n    total = 0\n    for value in values:\n        total += value\n"
