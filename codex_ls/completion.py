@@ -347,6 +347,17 @@ def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") ->
     return check
 
 
+def _shifted_expected(expected: Callable[[str], str | None], forced: str, typed: str = "") -> Callable[[str], str | None]:
+    """``expected`` (:meth:`codex_ls.stops.StopRule.expected`, on the text after the cursor)
+    for a generation whose prompt ended with ``forced`` (see :func:`_shifted`)."""
+
+    def check(text: str) -> str | None:
+        full = forced + text
+        return None if len(full) < len(typed) else expected(full[len(typed):])
+
+    return check
+
+
 def _reporting(
     rule: Callable[[str], int | None] | None, progress: Callable[[str], None] | None, forced: str, typed: str
 ) -> Callable[[str], int | None] | None:
@@ -483,6 +494,7 @@ def complete(
             token_healing=in_middle,
             logprobs=logprobs,
             first_token_rank=rank,
+            expected=_shifted_expected(rule.expected, forced, typed) if rule else None,
         )
         result = engine.generate(request, cancel)
         if result.finish_reason == "cancelled":
@@ -504,6 +516,7 @@ def complete(
         return postprocess(raw, ctx, check), result, raw
 
     final, result, raw = attempt(indent)
+    first_generated = result.generated_tokens
     generated, evaluated, elapsed, retries = result.generated_tokens, result.prompt_tokens_evaluated, result.elapsed_ms, 0
 
     def best_of(
@@ -563,8 +576,8 @@ def complete(
         if found is not None:
             final, result = found
     log.debug(
-        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d",
+        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d first_gen=%d",
         doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,
-        elapsed, result.finish_reason, len(final), doc.version, offset, retries,
+        elapsed, result.finish_reason, len(final), doc.version, offset, retries, first_generated,
     )
     return CompletionOutcome(final, offset, ctx, prompt, result, scoped)

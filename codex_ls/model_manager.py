@@ -48,6 +48,7 @@ class ModelChoice:
     kv_cache_reuse: bool = True
     prompt_lookup: int = 0
     kv_shift_min_tokens: int = 0
+    expected_draft: int = 0
 
 
 def choose_model(
@@ -80,7 +81,7 @@ def choose_model(
     overrides = {k: v for k, v in (cli_engine or {}).items() if v is not None}
     if overrides:
         engine = dataclasses.replace(engine, **overrides)
-    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse, settings.prompt_lookup_tokens, settings.kv_shift_min_tokens)
+    return ModelChoice(path, name or None, settings.context_length, settings.threads, settings.family, engine, settings.kv_cache_reuse, settings.prompt_lookup_tokens, settings.kv_shift_min_tokens, settings.expected_draft_tokens)
 
 
 def default_profile() -> ModelProfile:
@@ -401,7 +402,7 @@ def create_engine(path, choice: ModelChoice) -> Engine:
         return CTransformersEngine(path, model_type=choice.engine.model_type, context_length=choice.context_length, threads=choice.threads)
     from codex_ls.engines.llama import LlamaCppEngine
 
-    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse, prompt_lookup=choice.prompt_lookup, kv_shift_min_tokens=choice.kv_shift_min_tokens)
+    return LlamaCppEngine(path, context_length=choice.context_length, threads=choice.threads, kv_cache_reuse=choice.kv_cache_reuse, prompt_lookup=choice.prompt_lookup, kv_shift_min_tokens=choice.kv_shift_min_tokens, expected_draft=choice.expected_draft)
 
 
 def _local_tokenizer(choice: ModelChoice):

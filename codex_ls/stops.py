@@ -25,6 +25,7 @@ Rules (the quality issue refines them):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -241,10 +242,10 @@ class StopRule:
             line = text[pos:] if end == -1 else text[pos:end]
             stripped = line.strip()
             if stripped:
-                if indent_width(line) == target_indent and _repeats(stripped, target, complete=end != -1):
+                if indent_width(line) == target_indent and _repeats(stripped, target, complete=end != -1, first_word=extra == 0):
                     return pos - 1
-                if (end != -1 or ended) and indent_width(line) < self.floor:
-                    return cut
+                if indent_width(line) < self.floor:
+                    return cut  # its indentation is known from its first character: out of the enclosing body
             if end == -1:
                 return len(text) if ended and finished else cut if finished else None
             extra += 1
@@ -256,6 +257,40 @@ class StopRule:
                 return cut
             pos = end + 1
         return len(text) if ended and finished else cut if finished else None
+
+    def expected(self, text: str) -> str | None:
+        """What the model is expected to write after ``text`` (generated so far), when a line
+        of it after the first may be repeating the first code line below the cursor (the
+        *target*); else ``None``:
+
+        * at the start of such a line: the target's indentation and first word;
+        * once the line has begun the target, code included: the rest of the target and its
+          line break.
+
+        A model that has filled the hole goes on with the code below it. The engine checks
+        the expected text in one batch (:attr:`codex_ls.engines.base.GenerationRequest.expected`)
+        instead of one step per token, and the repeat then ends the completion (see
+        :meth:`decide`). Only the first word is expected at a line start: a model writing
+        another line there rejects it at once, so the batch it costs stays small.
+        Block mode only, with a target worth matching (:func:`is_distinctive`).
+        """
+        ctx = self.ctx
+        if ctx.mode != "block" or not ctx.next_lines:
+            return None
+        nl = text.rfind("\n")
+        if nl == -1:
+            return None
+        partial = text[nl + 1 :]
+        target = ctx.line_prefix + ctx.line_suffix if ctx.insert_lines else ctx.next_lines[0]
+        if not is_distinctive(target):
+            return None
+        if not partial:
+            code = len(target) - len(target.lstrip())
+            m = _FIRST_WORD.match(target, code)
+            return target[: m.end()] if m else None
+        if not partial.strip() or len(partial) >= len(target) or not target.startswith(partial):
+            return None
+        return target[len(partial) :] + "\n"
 
     def _conservative(self, text: str) -> int | None:
         ctx = self.ctx
@@ -290,7 +325,15 @@ class StopRule:
         while True:
             end = text.find("\n", pos)
             if end == -1:
-                break  # last line still incomplete
+                # The last line is incomplete, but its indentation is known from its first
+                # character: a dedent ends the block now, not after the rest of the line
+                # (a closing bracket may still be kept: wait for its line's end).
+                line = text[pos:]
+                if line.strip() and line.lstrip()[:1] not in CLOSERS:
+                    width = indent_width(line)
+                    if (width < threshold) if strict else (width <= threshold):
+                        return pos - 1
+                break
             line = text[pos:end]
             if line.strip():
                 width = indent_width(line)
@@ -311,17 +354,33 @@ class StopRule:
         return None
 
 
+_FIRST_WORD = re.compile(r"\w+|[^\w\s]+")
+"""A line's first word: a run of word characters, or else of punctuation (``})``, ``#``)."""
+
 REPEAT_MIN_CHARS = 12
 """A partly generated line that is a prefix of the line below the cursor, this long or longer
 (or as long as that line), counts as repeating it."""
 
 
-def _repeats(line: str, target: str, complete: bool) -> bool:
+def _repeats(line: str, target: str, complete: bool, first_word: bool = False) -> bool:
     """Whether a generated line (stripped) repeats ``target`` (stripped); an incomplete
-    line counts once it is a long enough prefix of it."""
+    line counts once it is a long enough prefix of it (:data:`REPEAT_MIN_CHARS`), or with
+    ``first_word`` once it holds the target's first word whole.
+
+    ``first_word`` is for the first line past the conservative end: there a line that only
+    begins like the code below and then goes elsewhere costs nothing against stopping at the
+    conservative end anyway; it only loses a longer hole whose next line starts with the same
+    word as the line below it."""
     if complete:
         return line == target
-    return target.startswith(line) and len(line) >= min(len(target), REPEAT_MIN_CHARS)
+    if not target.startswith(line):
+        return False
+    if len(line) >= min(len(target), REPEAT_MIN_CHARS):
+        return True
+    if not first_word:
+        return False
+    m = _FIRST_WORD.match(target)
+    return m is not None and len(line) >= m.end() and is_distinctive(target[: m.end()])
 
 
 def body_floor(prefix: str, window_lines: int = 400) -> int:

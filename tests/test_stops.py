@@ -276,3 +276,65 @@ def test_lines_before_the_models_end_token_are_kept_as_the_middle():
     assert rule.decide("        return '0'\nprint(1)", finished=True, ended=True) == len("        return '0'")
     many = "        return '0'\n" + "    x = 1\n" * 7 + "    y = 2"
     assert rule.decide(many, finished=True, ended=True) == len("        return '0'")
+
+
+def test_expected_text_is_the_rest_of_the_line_below_once_the_model_has_begun_it():
+    rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
+    assert rule.expected("        return '0'\n    else:\n        return") == " '1'\n"
+    # the model has not begun a code line yet, or its line goes elsewhere, or it is the first line
+    # at a line start, the indentation and first word only (a model writing another line rejects
+    # it at once); indentation alone is no start of the line below
+    assert rule.expected("        return '0'\n    else:\n") == "        return"
+    assert rule.expected("        return '0'\n    else:\n        ") is None
+    assert rule.expected("        return '0'\n    else:\n        raise") is None
+    assert rule.expected("        return") is None
+    # the whole line is written: nothing more to expect
+    assert rule.expected("        return '0'\n    else:\n        return '1'") is None
+    # what it expects, the rule then takes for the repeat that ends the completion
+    text = "        return '0'\n    else:\n        return" + rule.expected("        return '0'\n    else:\n        return")
+    assert rule(text) == len("        return '0'\n    else:")
+
+
+def test_expected_text_in_brace_languages_and_above_a_line_of_code():
+    prefix = "function f(a) {\n  if (a) {\n"
+    suffix = "    return 1;\n  }\n  return 0;\n}\n"
+    rule = StopRule(analyze_cursor(prefix, suffix, line_comment="//"), look_past=6)
+    assert rule.expected("    a += 1;\n    retu") == "rn 1;\n"
+    # the cursor before the code of a line: the expected line is that code, with its indentation
+    prefix, suffix = "func f() {\n\t", "return nil\n}\n"
+    rule = StopRule(analyze_cursor(prefix, suffix, line_comment="//"), look_past=6)
+    assert rule.expected("x := 1\n\tret") == "urn nil\n"
+    # line and statement modes expect nothing: they end at the line's end
+    assert StopRule(analyze_cursor("x = foo(", ")\n")).expected("a,\n    b") is None
+    assert StopRule(analyze_cursor("    x = ", "\n    y = 2\n")).expected("1\n    y") is None
+
+
+def test_a_dedented_line_ends_the_block_at_its_first_character():
+    # Python: the body of the `for` the model opened ends where a line starts left of it
+    rule = StopRule(analyze_cursor("def f(xs):\n    total = 0\n    ", "\n"), max_lines=12)
+    assert rule("for x in xs:\n        total += x\n# Check") == len("for x in xs:\n        total += x")
+    assert rule("for x in xs:\n        total += x\n  ") is None  # only whitespace yet: not known
+    # Go, tabs: a line left of the cursor's block, before its end of line
+    rule = StopRule(analyze_cursor("func f() {\n\tfor i := 0; i < n; i++ {\n\t\t", "\n\t}\n}\n", line_comment="//"))
+    assert rule("sum += i\n\tfmt") == len("sum += i")
+    # a closing bracket line is still kept whole (the rule waits for its end)
+    rule = StopRule(analyze_cursor("function f(a) {\n", "\n", line_comment="//"))
+    assert rule("  if (a) {\n    g();\n  }") is None
+
+
+def test_look_past_stops_at_the_first_character_of_a_line_below_the_enclosing_body():
+    rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
+    assert rule("        return '0'\n# T") == len("        return '0'")
+    assert rule("        return '0'\n    x") is None  # still in the body: go on looking
+
+
+def test_on_the_first_line_past_the_conservative_end_the_first_word_of_the_line_below_is_a_repeat():
+    prefix = "def f(items):\n    out = []\n"
+    suffix = "    result.append(out)\n    return result\n"
+    rule = StopRule(analyze_cursor(prefix, suffix), floor=4, look_past=6)
+    assert rule("    out.sort()\n    res") is None  # not the whole word yet
+    assert rule("    out.sort()\n    result") == len("    out.sort()")
+    assert rule("    out.sort()\n    results") is None  # another word
+    # further down, a line must match longer (REPEAT_MIN_CHARS) before it counts
+    assert rule("    out.sort()\n    out.reverse()\n    result") is None
+    assert rule("    out.sort()\n    out.reverse()\n    result.append") == len("    out.sort()\n    out.reverse()")

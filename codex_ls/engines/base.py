@@ -73,6 +73,12 @@ class GenerationRequest:
             ``first_token_rank + 1``-th most likely token instead of its most likely one
             (0), then go on greedily; the alternatives of a first choice that led nowhere.
             Engines whose ``ranks_first_token`` is false ignore it.
+        expected: greedy decoding only: called with the text generated so far, returns the
+            text the model is expected to write next, or ``None`` (for a completion, the line
+            below the cursor, which a model that has filled the hole repeats). The llama-cpp
+            engine evaluates its tokens as a draft in one batch and keeps the part the
+            model's own choices agree with, so the text is still the greedy one (speculative
+            decoding with the expected text as the draft); other engines ignore it.
     """
 
     prompt: str
@@ -85,6 +91,7 @@ class GenerationRequest:
     seed: int | None = None
     logprobs: bool = False
     first_token_rank: int = 0
+    expected: Callable[[str], str | None] | None = None
 
 
 Role = Literal["system", "user", "assistant"]
