@@ -326,15 +326,3 @@ def test_look_past_stops_at_the_first_character_of_a_line_below_the_enclosing_bo
     rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
     assert rule("        return '0'\n# T") == len("        return '0'")
     assert rule("        return '0'\n    x") is None  # still in the body: go on looking
-
-
-def test_on_the_first_line_past_the_conservative_end_the_first_word_of_the_line_below_is_a_repeat():
-    prefix = "def f(items):\n    out = []\n"
-    suffix = "    result.append(out)\n    return result\n"
-    rule = StopRule(analyze_cursor(prefix, suffix), floor=4, look_past=6)
-    assert rule("    out.sort()\n    res") is None  # not the whole word yet
-    assert rule("    out.sort()\n    result") == len("    out.sort()")
-    assert rule("    out.sort()\n    results") is None  # another word
-    # further down, a line must match longer (REPEAT_MIN_CHARS) before it counts
-    assert rule("    out.sort()\n    out.reverse()\n    result") is None
-    assert rule("    out.sort()\n    out.reverse()\n    result.append") == len("    out.sort()\n    out.reverse()")
