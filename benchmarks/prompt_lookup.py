@@ -7,7 +7,10 @@ of ``--drafts`` (0 is plain greedy decoding). Printed per draft size: median and
 percentile generation time (ms; the prompt is already in the KV cache, so this is decoding
 only), tokens per second, draft tokens evaluated and the share kept (acceptance), and how
 many answers equal plain greedy decoding's (a batch rounds floats differently, so a few
-may differ). The machine is shared: compare the ratio to draft 0 in the same run.
+may differ), and what one step with that many draft tokens costs against a one-token step
+(:meth:`LlamaCppEngine.measure_draft_cost`: the figure the server's automatic choice,
+``model.promptLookupTokens = -1``, times on the first generations' steps for 2 draft tokens).
+The machine is shared: compare the ratio to draft 0 in the same run.
 
     python benchmarks/prompt_lookup.py
     python benchmarks/prompt_lookup.py --drafts 0,3 --positions 20 --model qwen2.5-coder-1.5b-instruct-q4_k_m
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for draft in drafts:
         engine = LlamaCppEngine(path, context_length=4096, prompt_lookup=draft)
+        cost = f"{engine.measure_draft_cost(draft, repeats=5):.2f}x" if draft else "1.00x"
         times, texts, generated = [], [], 0
         for prompt in work:
             engine.generate(GenerationRequest(prompt=prompt, max_tokens=1))  # the prompt into the KV cache
@@ -74,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
         same = sum(a == b for a, b in zip(texts, answers.get(0, texts)))
         accept = f"{engine.accepted_tokens / engine.draft_tokens:.0%}" if engine.draft_tokens else "-"
-        rows.append((draft, statistics.median(times), p95, generated / (sum(times) / 1000.0), engine.draft_tokens, accept, same))
+        rows.append((draft, statistics.median(times), p95, generated / (sum(times) / 1000.0), engine.draft_tokens, accept, same, cost))
         engine.close()
     base = rows[0][1] if rows and rows[0][0] == 0 else None
-    print("| draft tokens | median ms | p95 ms | tokens/s | drafted | kept | same text as greedy | median vs draft 0 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for draft, med, p95, tps, drafted, accept, same in rows:
+    print("| draft tokens | median ms | p95 ms | tokens/s | drafted | kept | same text as greedy | median vs draft 0 | one step vs a one-token step |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for draft, med, p95, tps, drafted, accept, same, cost in rows:
         ratio = f"{med / base:.2f}x" if base else "-"
-        print(f"| {draft} | {med:.0f} | {p95:.0f} | {tps:.1f} | {drafted} | {accept} | {same}/{len(work)} | {ratio} |")
+        print(f"| {draft} | {med:.0f} | {p95:.0f} | {tps:.1f} | {drafted} | {accept} | {same}/{len(work)} | {ratio} | {cost} |")
     return 0
 
 

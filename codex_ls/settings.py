@@ -46,13 +46,13 @@ class ModelSettings:
     prompt_lookup_tokens: int = field(
         default=-1,
         metadata={
-            "doc": "Draft tokens per step of prompt-lookup decoding (`llama-cpp` engine, greedy only): tokens that followed the last ones earlier in the prompt are checked in one batch with the next token, and kept as far as the model agrees. -1 (default): chosen when the model loads, by timing a step with 2 draft tokens (with logits for each) against a one-token step (about ten model steps): 2 where it costs at most 1.6x, else 0. Where every step streams the weights from memory (phones, laptops, small VMs) drafting wins (`benchmarks/prompt_lookup.py` on the 2-core development VM: 0.64x the generation time with 2 draft tokens); where the vocabulary-wide logits of each draft position bound the step, it loses. 0 turns it off."
+            "doc": "Draft tokens per step of prompt-lookup decoding (`llama-cpp` engine, greedy only): tokens that followed the last ones earlier in the prompt are checked in one batch with the next token, and kept as far as the model agrees. -1 (default): 2 at first, while the steps of the first generations are timed (6 steps with 2 draft tokens, with logits for each, against 6 one-token steps); it stays on where such a step costs at most 1.6x, else goes off. Nothing is evaluated at model load. Where every step streams the weights from memory (phones, laptops, small VMs) drafting wins (`benchmarks/prompt_lookup.py` on the 2-core development VM: 0.64x the generation time with 2 draft tokens); where the vocabulary-wide logits of each draft position bound the step, it loses. 0 turns it off."
         },
     )
     expected_draft_tokens: int = field(
         default=-1,
         metadata={
-            "doc": "Most draft tokens per step when the stop rule expects the model to repeat the code below the cursor (`llama-cpp` engine, greedy only): at the start of each line of a block completion after the first, the indentation and first word of the first line below the cursor are checked in one batch with the next token, and once a line has begun like it, the rest of that line; a repeat ends the completion sooner (speculative decoding with the code below as the draft; the text stays the greedy one). -1 (default): 16 where prompt-lookup decoding is on (set, or chosen at load), else 0. 0 turns it off."
+            "doc": "Most draft tokens per step when the stop rule expects the model to repeat the code below the cursor (`llama-cpp` engine, greedy only): at the start of each line of a block completion after the first, the indentation and first word of the first line below the cursor are checked in one batch with the next token, and once a line has begun like it, the rest of that line; a repeat ends the completion sooner (speculative decoding with the code below as the draft; the text stays the greedy one). -1 (default): 16 while prompt-lookup decoding is on (set, or while the automatic choice keeps it on), else 0. 0 turns it off."
         },
     )
 

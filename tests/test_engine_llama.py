@@ -312,26 +312,38 @@ def test_prompt_lookup_is_turned_on_only_where_a_draft_step_is_cheap():
     assert choose_draft(float("inf")) == 0  # not measured
 
 
-def test_prompt_lookup_chosen_at_load_is_timed_on_the_model_and_leaves_the_kv_cache_empty():
-    from conftest import SLOW_MODEL
+def test_draft_cost_meter_decides_on_the_medians_once_it_has_enough_steps_of_each_kind():
+    from codex_ls.engines.llama import DraftCostMeter
 
-    from codex_ls.engines.llama import choose_draft
+    meter = DraftCostMeter(draft=2, steps=3)
+    assert meter.add(1, 9.0) is None and meter.add(3, 9.0) is None  # the first of each kind: not counted
+    for one, batch in ((0.040, 0.050), (0.044, 0.060), (0.042, 0.056)):
+        assert meter.add(5, 1.0) is None  # other step sizes (longer drafts) are not counted
+        assert meter.add(1, one) is None
+        ratio = meter.add(3, batch)
+    assert ratio == pytest.approx(0.056 / 0.042)
+    assert meter.one == [0.040, 0.044, 0.042] and meter.batch == [0.050, 0.060, 0.056]
 
-    auto = LlamaCppEngine(SLOW_MODEL, context_length=512, prompt_lookup=-1)
+
+@pytest.mark.real_model
+def test_automatic_prompt_lookup_evaluates_nothing_at_load_and_times_the_first_generations():
+    from codex_ls.engines.llama import LOOKUP_AUTO_DRAFT, choose_draft
+
+    path = resolve_model(allow_download=False).path
+    auto = LlamaCppEngine(path, context_length=1024, prompt_lookup=-1, expected_draft=-1)
     try:
+        assert auto._llm.n_tokens == 0 and auto.draft_cost_ratio is None  # nothing evaluated at load
+        assert auto.prompt_lookup == LOOKUP_AUTO_DRAFT  # drafting is on while it is timed
+        body = "".join(f"    total_{i} = compute(values[{i}], weights[{i}], offset={i})\n" for i in range(8))
+        prompt = f"<|fim_prefix|>def f(values, weights):\n{body}    total_8 = compute(<|fim_suffix|>\n    return total_0\n<|fim_middle|>"
+        for _ in range(6):
+            auto.generate(GenerationRequest(prompt=prompt, max_tokens=32))
+            if auto.draft_cost_ratio is not None:
+                break
         ratio = auto.draft_cost_ratio
-        assert ratio is not None and 0 < ratio < float("inf")  # measured (inf: the measurement failed); its size is the benchmark's business
-        assert auto.prompt_lookup == choose_draft(ratio)
-        assert auto._llm.n_tokens == 0  # the calibration tokens do not linger in the KV cache
-        fixed = LlamaCppEngine(SLOW_MODEL, context_length=512, prompt_lookup=auto.prompt_lookup)
-        try:
-            assert fixed.draft_cost_ratio is None
-            request = GenerationRequest(prompt="def mean(values):\n    total = 0\n    for value in values:\n", max_tokens=12)
-            first = auto.generate(request)
-            assert first.prompt_tokens_evaluated == first.prompt_tokens  # nothing of the calibration was reused
-            assert first.text == fixed.generate(request).text
-        finally:
-            fixed.close()
+        assert ratio is not None and 0 < ratio < float("inf")  # measured on real steps; its size is the benchmark's business
+        assert auto.prompt_lookup == choose_draft(ratio) and auto.expected_draft == (16 if auto.prompt_lookup else 0)
+        assert auto._meter is None  # decided once, for good
     finally:
         auto.close()
 

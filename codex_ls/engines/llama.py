@@ -76,8 +76,9 @@ class LlamaCppEngine:
             (``GenerationRequest.expected``, see :meth:`_greedy`); 0 turns it off; -1:
             :data:`EXPECTED_AUTO_DRAFT` where prompt-lookup decoding is on, else 0.
         prompt_lookup: draft tokens per step of prompt-lookup decoding in greedy
-            generation (see :meth:`_greedy`); 0 turns it off; -1 chooses at load
-            (:meth:`measure_draft_cost`, :func:`choose_draft`), which costs about ten model steps.
+            generation (see :meth:`_greedy`); 0 turns it off; -1 starts with
+            :data:`LOOKUP_AUTO_DRAFT` and times the steps of the first generations
+            (:class:`DraftCostMeter`) to keep it on or turn it off (:func:`choose_draft`).
         kv_shift_min_tokens: after the common prefix, runs of at least this many
             prefix tokens (before the FIM suffix marker) that the KV cache holds
             at another position of its prefix are shifted into place instead of
@@ -91,8 +92,8 @@ class LlamaCppEngine:
         expected_drafts: drafts taken from expected text since the engine was made.
         shifted_tokens: prompt tokens moved within the KV cache instead of
             evaluated (KV shifting) since the engine was made.
-        draft_cost_ratio: with ``prompt_lookup=-1``, what :meth:`measure_draft_cost` found
-            at load; else ``None``.
+        draft_cost_ratio: with ``prompt_lookup=-1``, the cost ratio the first generations'
+            steps gave (:class:`DraftCostMeter`); ``None`` before (and with a set value).
 
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.
@@ -158,19 +159,11 @@ class LlamaCppEngine:
         self._pieces: PieceIndex | None = None
         self._suffix_marker: int | None = None
         self.draft_cost_ratio: float | None = None
-        if prompt_lookup < 0:
-            try:
-                self.draft_cost_ratio = self.measure_draft_cost(LOOKUP_AUTO_DRAFT)
-            except Exception as exc:  # a model too small to time, a decode failure: plain decoding
-                log.warning("prompt-lookup decoding off: its cost could not be measured (%s)", exc)
-                self.draft_cost_ratio = float("inf")
-            self.prompt_lookup = choose_draft(self.draft_cost_ratio)
-            log.info(
-                "prompt-lookup decoding: a step with %d draft tokens costs %.2fx a one-token step here: %s",
-                LOOKUP_AUTO_DRAFT, self.draft_cost_ratio, f"on, {self.prompt_lookup} draft tokens" if self.prompt_lookup else "off",
-            )
-        else:
-            self.prompt_lookup = prompt_lookup
+        # prompt_lookup=-1: drafting starts on, and the steps of the first generations are
+        # timed to decide whether it stays on (nothing is evaluated at load).
+        self._meter = DraftCostMeter() if prompt_lookup < 0 else None
+        self.prompt_lookup = LOOKUP_AUTO_DRAFT if prompt_lookup < 0 else prompt_lookup
+        self._expected_auto = expected_draft < 0
         self.expected_draft = (EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0) if expected_draft < 0 else expected_draft
 
     def _enable_kv_shift(self, llama_cpp) -> bool:
@@ -196,8 +189,10 @@ class LlamaCppEngine:
         """How much a prompt-lookup step costs on this machine: the median time (of ``repeats``,
         after one untimed pair) of evaluating ``1 + draft`` tokens with logits for every position,
         over the median time of evaluating one token, both after the same short code prompt
-        (the first 24 tokens of :data:`CALIBRATION_CODE`). Empties the KV cache. About 10 model steps plus a 21-token
-        prompt (0.6 s for the default model on the 2-core development VM).
+        (the first 24 tokens of :data:`CALIBRATION_CODE`). Empties the KV cache. About 10 model
+        steps plus a 21-token prompt (0.6 s for the default model on the 2-core development VM):
+        ``benchmarks/prompt_lookup.py`` prints it; the server times its real steps instead
+        (:class:`DraftCostMeter`).
 
         On a CPU that streams the weights from memory for every step (phones, laptops, small
         VMs), a few more tokens in a step cost little and drafting wins; where compute bounds the
@@ -455,12 +450,15 @@ class LlamaCppEngine:
                 draft = lookup.draft(token, min(self.prompt_lookup, room))
             if lookup is not None:
                 lookup.add(token)
+            started = time.perf_counter()
             if not draft:
                 llm.eval([token])
                 token, token_lp = _best(self._last_logits(), logprobs)
+                self._timed(1, started)
                 continue
             start = llm.n_tokens
             best = self._decode_all([token, *draft], logprobs)
+            self._timed(1 + len(draft), started)
             self.draft_tokens += len(draft)
             accepted = 0
             for proposed, (predicted, predicted_lp) in zip(draft, best):
@@ -478,6 +476,26 @@ class LlamaCppEngine:
             if stream.finish is not None:
                 return
             token, token_lp = best[accepted]
+
+    def _timed(self, tokens: int, started: float) -> None:
+        """Give a generation step of ``tokens`` tokens that began at ``started``
+        (``time.perf_counter()``) to the draft cost meter, while one runs; once it has enough
+        steps, turn prompt-lookup decoding (and automatic expected drafts) on or off for good
+        (:func:`choose_draft`)."""
+        if self._meter is None:
+            return
+        ratio = self._meter.add(tokens, time.perf_counter() - started)
+        if ratio is None:
+            return
+        self._meter = None
+        self.draft_cost_ratio = ratio
+        self.prompt_lookup = choose_draft(ratio)
+        if self._expected_auto:
+            self.expected_draft = EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0
+        log.info(
+            "prompt-lookup decoding: a step with %d draft tokens costs %.2fx a one-token step here: %s",
+            LOOKUP_AUTO_DRAFT, ratio, f"on, {self.prompt_lookup} draft tokens" if self.prompt_lookup else "off",
+        )
 
     def _emit(self, stream: TextStream, token: int) -> bool:
         """Give ``token`` to ``stream``: an end-of-generation token ends it (``"stop"``), any
@@ -629,13 +647,13 @@ class LlamaCppEngine:
 
 
 LOOKUP_AUTO_DRAFT = 2
-"""Draft tokens per step when prompt-lookup decoding is chosen at load (``prompt_lookup=-1``):
+"""Draft tokens per step of automatic prompt-lookup decoding (``prompt_lookup=-1``):
 the fastest size in ``benchmarks/prompt_lookup.py`` on the 2-core development VM (0.64x the
 time of plain greedy decoding, 73% of the drafted tokens kept; 4 and 8 tokens: 0.69x, 0.75x)."""
 
 LOOKUP_MAX_COST_RATIO = 1.6
-"""Prompt-lookup decoding is turned on at load where a step with :data:`LOOKUP_AUTO_DRAFT`
-draft tokens costs at most this many one-token steps (:meth:`LlamaCppEngine.measure_draft_cost`).
+"""Automatic prompt-lookup decoding stays on where a step with :data:`LOOKUP_AUTO_DRAFT`
+draft tokens costs at most this many one-token steps (:class:`DraftCostMeter`).
 With 73% of drafted tokens kept (the benchmark), a drafted step yields about 1 + 2 x 0.73 = 2.5
 tokens (and no draft means a plain step): below this cost the drafts save time, with a margin
 for prompts that repeat less than the benchmark's."""
@@ -658,6 +676,52 @@ def choose_draft(cost_ratio: float) -> int:
     :data:`LOOKUP_AUTO_DRAFT` draft tokens costs ``cost_ratio`` one-token steps: that size when
     it is at most :data:`LOOKUP_MAX_COST_RATIO`, else 0 (off)."""
     return LOOKUP_AUTO_DRAFT if cost_ratio <= LOOKUP_MAX_COST_RATIO else 0
+
+
+CALIBRATION_STEPS = 6
+"""Timed steps of each kind (one token; ``1 + LOOKUP_AUTO_DRAFT`` tokens) after which
+:class:`DraftCostMeter` decides; a completion of the default model takes a few of each."""
+
+
+class DraftCostMeter:
+    """What a prompt-lookup step costs on this machine, from the steps of real generations:
+    the median time of a step of ``1 + draft`` tokens (with logits for each) over the median
+    time of a one-token step, once there are ``steps`` of each (the first of each kind, which
+    may pay for a cold cache, is not counted). Other step sizes are not counted.
+
+    The same figure as :meth:`LlamaCppEngine.measure_draft_cost`, without evaluating anything
+    at model load (0.57 s on the 2-core development VM) and without emptying the KV cache.
+
+    Args:
+        draft: the draft size timed (tokens).
+        steps: timings of each kind needed.
+    """
+
+    def __init__(self, draft: int = LOOKUP_AUTO_DRAFT, steps: int = CALIBRATION_STEPS):
+        self.draft = draft
+        self.steps = steps
+        self.one: list[float] = []
+        self.batch: list[float] = []
+        self._seen: set[int] = set()
+
+    def add(self, tokens: int, seconds: float) -> float | None:
+        """Record a step of ``tokens`` tokens that took ``seconds``; returns the cost ratio once
+        both kinds have ``steps`` timings, else ``None``."""
+        import statistics
+
+        if tokens == 1:
+            times = self.one
+        elif tokens == 1 + self.draft:
+            times = self.batch
+        else:
+            return None
+        if tokens not in self._seen:
+            self._seen.add(tokens)  # the first step of a kind warms caches up: not counted
+            return None
+        times.append(seconds)
+        if len(self.one) < self.steps or len(self.batch) < self.steps:
+            return None
+        return statistics.median(self.batch) / statistics.median(self.one)
 
 
 _HELPER_SEQS = (1, 2)
