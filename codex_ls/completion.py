@@ -330,30 +330,35 @@ def _forced_start(ctx: CursorContext, indent: str | None) -> str:
     return missing[:-1] if missing.endswith(" ") else missing
 
 
+def _after_cursor(text: str, forced: str, typed: str) -> str | None:
+    """The text after the cursor, for a generation whose prompt ended with ``forced`` (that
+    starts with ``typed``, the part of the cursor's line already in the document) and that has
+    generated ``text``; ``None`` while the generation has not yet got past ``typed``."""
+    full = forced + text
+    return None if len(full) < len(typed) else full[len(typed):]
+
+
 def _shifted(rule: Callable[[str], int | None], forced: str, typed: str = "") -> Callable[[str], int | None]:
-    """``rule`` applied to the text after the cursor, for a generation whose prompt ended with
-    ``forced`` (that starts with ``typed``, the part of the cursor's line already in the
-    document); the cut is returned relative to the generated text."""
+    """``rule`` applied to the text after the cursor (:func:`_after_cursor`); the cut is
+    returned relative to the generated text."""
     if not forced and not typed:
         return rule
 
     def check(text: str) -> int | None:
-        full = forced + text
-        if len(full) < len(typed):
-            return None
-        cut = rule(full[len(typed):])
+        after = _after_cursor(text, forced, typed)
+        cut = None if after is None else rule(after)
         return None if cut is None else max(0, cut + len(typed) - len(forced))
 
     return check
 
 
 def _shifted_expected(expected: Callable[[str], str | None], forced: str, typed: str = "") -> Callable[[str], str | None]:
-    """``expected`` (:meth:`codex_ls.stops.StopRule.expected`, on the text after the cursor)
-    for a generation whose prompt ended with ``forced`` (see :func:`_shifted`)."""
+    """``expected`` (:meth:`codex_ls.stops.StopRule.expected`) applied to the text after the
+    cursor (:func:`_after_cursor`)."""
 
     def check(text: str) -> str | None:
-        full = forced + text
-        return None if len(full) < len(typed) else expected(full[len(typed):])
+        after = _after_cursor(text, forced, typed)
+        return None if after is None else expected(after)
 
     return check
 

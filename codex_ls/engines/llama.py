@@ -163,8 +163,15 @@ class LlamaCppEngine:
         # timed to decide whether it stays on (nothing is evaluated at load).
         self._meter = DraftCostMeter() if prompt_lookup < 0 else None
         self.prompt_lookup = LOOKUP_AUTO_DRAFT if prompt_lookup < 0 else prompt_lookup
-        self._expected_auto = expected_draft < 0
-        self.expected_draft = (EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0) if expected_draft < 0 else expected_draft
+        self._expected_setting = expected_draft
+
+    @property
+    def expected_draft(self) -> int:
+        """Most draft tokens per step taken from expected text: the ``expected_draft`` given,
+        or with -1 :data:`EXPECTED_AUTO_DRAFT` while prompt-lookup decoding is on, else 0."""
+        if self._expected_setting >= 0:
+            return self._expected_setting
+        return EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0
 
     def _enable_kv_shift(self, llama_cpp) -> bool:
         """Remake the context with room for the two helper sequences KV shifting uses (see
@@ -480,8 +487,8 @@ class LlamaCppEngine:
     def _timed(self, tokens: int, started: float) -> None:
         """Give a generation step of ``tokens`` tokens that began at ``started``
         (``time.perf_counter()``) to the draft cost meter, while one runs; once it has enough
-        steps, turn prompt-lookup decoding (and automatic expected drafts) on or off for good
-        (:func:`choose_draft`)."""
+        steps, turn prompt-lookup decoding (and with it automatic expected drafts) on or off
+        for good (:func:`choose_draft`)."""
         if self._meter is None:
             return
         ratio = self._meter.add(tokens, time.perf_counter() - started)
@@ -490,8 +497,6 @@ class LlamaCppEngine:
         self._meter = None
         self.draft_cost_ratio = ratio
         self.prompt_lookup = choose_draft(ratio)
-        if self._expected_auto:
-            self.expected_draft = EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0
         log.info(
             "prompt-lookup decoding: a step with %d draft tokens costs %.2fx a one-token step here: %s",
             LOOKUP_AUTO_DRAFT, ratio, f"on, {self.prompt_lookup} draft tokens" if self.prompt_lookup else "off",
