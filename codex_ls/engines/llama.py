@@ -666,7 +666,8 @@ for prompts that repeat less than the benchmark's."""
 EXPECTED_AUTO_DRAFT = 16
 """Most draft tokens per step for expected text (``expected_draft=-1`` where prompt-lookup
 decoding is on): a line of code is rarely longer, and a step of 16 tokens costs about 4.2
-one-token steps on the 2-core development VM (2: 1.33, 8: 2.8; :meth:`LlamaCppEngine.measure_draft_cost`)."""
+one-token steps on the 2-core development VM (2 tokens: 1.30;
+``benchmarks/prompt_lookup.py --drafts 0,2,16 --positions 4``, last column)."""
 
 CALIBRATION_CODE = (
     "def mean(values):\n    total = 0\n    for value in values:\n        total += value\n"
