@@ -8,6 +8,15 @@ end token or ``--max-tokens``) and ``first-line`` (only the first generated
 line), on the same task sample and engine settings; plus request latency and
 the number of generated tokens.
 
+Two readings of ``first-line``: the server's ``first-line`` strategy stops the
+model at its first line break (the cheapest way to get that line); the issue's
+baseline, "keeping only the first generated line" of the raw model continuing
+until its end token, is the derived row ``raw, first line``: each ``raw`` answer
+cut to its first line, with the raw request's latency (printed whenever ``raw``
+runs; no extra model work). Both have the same text, up to the float rounding of
+a batch. With ``syntax`` in the run, the median over tasks of syntax's latency
+divided by each other row's is printed too (paired: the same tasks).
+
 How: for each strategy, one ``codex-ls`` server is started over stdio with
 :class:`codex_ls.client.LspSession` (pygls client, the same code path as an
 editor) with ``completion.strategy``, ``completion.maxTokens`` and a large
@@ -151,6 +160,55 @@ def document_for(task: dict, hole: str = "line-start") -> str:
     an editor); the completion then needs no final line break.
     """
     return task["prompt"] + ("\n" if hole == "blank-line" else "") + task["suffix"]
+
+
+def first_line_of(insert_text: str | None, hole: str = "line-start") -> str | None:
+    """The first line of a ``raw`` completion, as the issue's ``first-line`` baseline keeps it
+    (the raw model's continuation, then only its first generated line).
+
+    ``None`` (no item) when that line is blank or there is no completion. With the
+    ``line-start`` hole the completion inserts whole lines above the code at the cursor, so the
+    kept line ends with a line break (as the server's ``first-line`` strategy writes it); with
+    ``blank-line`` it does not.
+    """
+    if insert_text is None:
+        return None
+    line = insert_text.split("\n", 1)[0]
+    if not line.strip():
+        return None
+    return line + ("\n" if hole == "line-start" else "")
+
+
+RAW_FIRST_LINE = "raw, first line"
+"""The derived row: each ``raw`` answer cut to its first line, with the raw request's latency and
+tokens (the model continued until its end token or ``--max-tokens`` before the line was kept)."""
+
+
+def raw_first_line(tasks: list[dict], raw: list[TaskResult], hole: str) -> list[TaskResult]:
+    """``raw``'s results with each answer cut to its first line (:func:`first_line_of`); latency,
+    tokens and the rest are the raw request's, and ``status`` is left for scoring."""
+    out = []
+    for task, r in zip(tasks, raw):
+        cut = first_line_of(r.insert_text, hole)
+        text = document_for(task, hole)
+        d = TaskResult(**{**asdict(r), "strategy": RAW_FIRST_LINE, "status": "", "insert_text": cut})
+        d.error = r.error if r.error.startswith("request failed") else ""  # not raw's test error
+        if cut is not None and r.range is not None:
+            d.completed = apply_edit(text, tuple(r.range[0]), tuple(r.range[1]), cut)
+        else:
+            d.completed, d.range = text, None
+        out.append(d)
+    return out
+
+
+def paired_ratio(a: list[TaskResult], b: list[TaskResult]) -> tuple[float, float] | None:
+    """Median over tasks of ``a``'s latency / ``b``'s latency, and the median of the per-task
+    differences (ms); ``None`` without a task timed in both. Pairs by position (the same task
+    sample in the same order)."""
+    pairs = [(x.latency_ms, y.latency_ms) for x, y in zip(a, b) if x.latency_ms and y.latency_ms]
+    if not pairs:
+        return None
+    return statistics.median(x / y for x, y in pairs), statistics.median(x - y for x, y in pairs)
 
 
 def program_for(task: dict, completed: str) -> str:
@@ -416,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
             # score now that the server is gone: tests do not compete with the next server for the CPU
             for r, (status, err) in zip(results, score([program_for(t, r.completed) for t, r in zip(tasks, results)], args.jobs, args.test_timeout)):
                 r.status, r.error = status, r.error or err
+        if "raw" in rows:
+            derived = raw_first_line(tasks, rows["raw"], args.hole)
+            for r, (status, err) in zip(derived, score([program_for(t, r.completed) for t, r in zip(tasks, derived)], args.jobs, args.test_timeout)):
+                r.status, r.error = status, r.error or err
+            rows[RAW_FIRST_LINE] = derived
     if args.check:
         for r, (status, err) in zip(rows["canonical"], score([program_for(t, r.completed) for t, r in zip(tasks, rows["canonical"])], args.jobs, args.test_timeout)):
             r.status, r.error = status, err
@@ -435,6 +498,17 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("latency: request to answer, after model load and one untimed warm-up; "
               "generated tokens: the server's `gen=` debug log line; empty: no item returned")
+        if RAW_FIRST_LINE in rows:
+            print(f"{RAW_FIRST_LINE}: each raw answer cut to its first line (the raw model continued until its end "
+                  "token or maxTokens, then only its first generated line is kept), with the raw request's latency; "
+                  "first-line: the server stops at the first line break")
+        if "syntax" in rows and len(rows) > 1:
+            print()
+            for other, results in rows.items():
+                paired = paired_ratio(rows["syntax"], results) if other != "syntax" else None
+                if paired is not None:
+                    print(f"syntax against {other}, paired per task: median latency ratio {paired[0]:.2f}x, "
+                          f"median difference {paired[1]:+.0f} ms")
 
     if args.json:
         payload = {

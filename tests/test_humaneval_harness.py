@@ -50,3 +50,43 @@ def test_canonical_solutions_pass_and_empty_middles_fail(which, hole):
         empty.append(he.program_for(task, doc))
     assert [s for s, _ in he.score(canonical, jobs=2, timeout_s=20)] == ["pass"] * len(tasks)
     assert "pass" not in [s for s, _ in he.score(empty, jobs=2, timeout_s=20)]
+
+
+def test_first_line_of_a_raw_answer_keeps_its_first_line():
+    assert he.first_line_of("    return x\n    y = 1\n\ndef f():\n", "line-start") == "    return x\n"
+    assert he.first_line_of("    return x\n    y = 1", "blank-line") == "    return x"
+    assert he.first_line_of("    return x", "line-start") == "    return x\n"
+    assert he.first_line_of("\n    return x\n", "line-start") is None  # the first line is blank: no item
+    assert he.first_line_of(None) is None
+
+
+def test_paired_ratio_is_the_median_of_per_task_ratios():
+    def rows(*ms):
+        return [he.TaskResult(f"t{i}", "s", 0, 0, latency_ms=m) for i, m in enumerate(ms)]
+
+    ratio, diff = he.paired_ratio(rows(100, 300, 50, None), rows(200, 100, 50, 10))
+    assert ratio == 1.0 and diff == 0  # ratios 0.5, 3, 1 (the untimed task left out); differences -100, 200, 0
+    assert he.paired_ratio(rows(None), rows(5)) is None
+
+
+@needs_data
+@pytest.mark.parametrize("hole", ["line-start", "blank-line"])
+def test_the_raw_first_line_row_keeps_the_first_line_of_each_raw_answer(hole):
+    """A raw answer that writes the right line and then goes on with broken code fails; its first
+    line, kept by the derived row in the raw item's range, passes."""
+    tasks = he.sample_tasks(he.load_tasks("single"), 4, seed=2)
+    raw = []
+    for task in tasks:
+        line, character = he.end_position(task["prompt"])
+        indent = task["canonical_solution"][: len(task["canonical_solution"]) - len(task["canonical_solution"].lstrip())]
+        answer = task["canonical_solution"] + indent + "= the raw model went on\n"  # a syntax error
+        if hole == "blank-line":
+            answer = answer[:-1]
+        r = he.TaskResult(task["task_id"], "raw", line, character, insert_text=answer, range=[[line, character], [line, character]], latency_ms=5.0)
+        r.completed = he.apply_edit(he.document_for(task, hole), (line, character), (line, character), answer)
+        raw.append(r)
+    assert "pass" not in [s for s, _ in he.score([he.program_for(t, r.completed) for t, r in zip(tasks, raw)], jobs=2, timeout_s=20)]
+    derived = he.raw_first_line(tasks, raw, hole)
+    assert [d.strategy for d in derived] == [he.RAW_FIRST_LINE] * len(tasks)
+    assert [d.latency_ms for d in derived] == [5.0] * len(tasks)
+    assert [s for s, _ in he.score([he.program_for(t, d.completed) for t, d in zip(tasks, derived)], jobs=2, timeout_s=20)] == ["pass"] * len(tasks)
