@@ -19,10 +19,10 @@ from codex_ls.documents import Document
 from codex_ls.engines.base import CancelToken, Engine, GenerationRequest, GenerationResult
 from codex_ls.names import name_checker
 from codex_ls.postprocess import postprocess
-from codex_ls.context import OtherDocument, display_path, import_lines, names_near, related_snippets, scope_end_line, scope_headers
+from codex_ls.context import OtherDocument, display_path, function_body_indent, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
 from codex_ls.settings import CompletionSettings
-from codex_ls.stops import CursorContext, StopRule, analyze_cursor, body_floor, indent_unit, indent_width, indentation_hint, indentation_levels
+from codex_ls.stops import CursorContext, StopRule, analyze_cursor, completion_floor, indent_unit, indent_width, indentation_hint, indentation_levels
 from codex_ls.syntax import python_indentation_error_lines, python_syntax_error_line, should_complete
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,14 @@ def other_documents(docs: Iterable[Document], current_uri: str) -> list[OtherDoc
     ]
 
 
+def stop_floor(doc: Document, offset: int, ctx: CursorContext) -> int:
+    """The :attr:`codex_ls.stops.StopRule.floor` (columns) for the cursor at ``offset`` (a
+    code-point index into ``doc.text``): :func:`codex_ls.stops.completion_floor` with the body
+    level of the innermost function around the cursor, from ``doc``'s tree."""
+    function_body = function_body_indent(doc.tree, doc.byte_offset(offset), doc.source) if doc.tree is not None else None
+    return completion_floor(doc.text[:offset], ctx, function_body)
+
+
 def _is_python(doc: Document) -> bool:
     return doc.language is not None and doc.language.name == "python"
 
@@ -483,12 +491,13 @@ def complete(
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)
     deadline = time.monotonic() + settings.timeout_ms / 1000.0
     check = None if baseline else insertion_checker(doc, offset)
+    floor = stop_floor(doc, offset, ctx)
 
     def attempt(indent: str | None, logprobs: bool = False, rank: int = 0, lead: str = "") -> tuple[str, GenerationResult, str]:
         """One generation with ``indent`` and then ``lead`` written for the first line, starting
         with the model's ``rank + 1``-th choice of token: (text to show, result, raw text)."""
         forced = (_middle_start(ctx, indent) if in_middle else _forced_start(ctx, indent)) + lead
-        rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=body_floor(prefix), look_past=0 if one_line else LOOK_PAST_LINES)
+        rule = None if baseline else StopRule(ctx, max_lines=settings.max_lines, floor=floor, look_past=0 if one_line else LOOK_PAST_LINES)
         request = GenerationRequest(
             prompt=prompt.text + forced,
             max_tokens=max_tokens,

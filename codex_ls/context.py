@@ -243,6 +243,49 @@ def scope_headers(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> li
     return out[::-1]
 
 
+FUNCTION_TYPES = frozenset(
+    {
+        "function_definition",  # Python
+        "function_declaration", "method_definition", "generator_function_declaration",
+        "function_expression", "arrow_function",  # JS/TS
+        "method_declaration", "func_literal",  # Go
+        "function_item", "closure_expression",  # Rust
+    }
+)
+"""Node types of functions and methods, whose body a completion inside them stays in."""
+
+
+def function_body_indent(tree: tree_sitter.Tree | None, byte: int, source: bytes, tab_size: int = 4) -> int | None:
+    """Indentation (columns, tabs = ``tab_size``) of the body of the innermost function or
+    method (:data:`FUNCTION_TYPES`) around UTF-8 offset ``byte``: the indentation of the line
+    of its body's first statement. ``None`` outside a function, or when the body has no
+    statement. Found from the last code before the cursor, as in :func:`scope_headers`."""
+    if tree is None:
+        return None
+    anchor = len(source[:byte].rstrip()) - 1
+    if anchor < 0:
+        return None
+    node = tree.root_node.descendant_for_byte_range(anchor, anchor)
+    while node is not None:
+        if node.type in FUNCTION_TYPES and node.start_byte < byte:
+            body = node.child_by_field_name("body")
+            first = next((c for c in body.named_children if c.type != "comment"), None) if body is not None else None
+            if first is None:
+                return None
+            start = source.rfind(b"\n", 0, first.start_byte) + 1
+            width = 0
+            for ch in source[start : first.start_byte]:
+                if ch == 0x20:
+                    width += 1
+                elif ch == 0x09:
+                    width += tab_size - width % tab_size
+                else:
+                    break
+            return width
+        node = node.parent
+    return None
+
+
 def scope_end_line(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> int | None:
     """The 0-based last line of the innermost class/function (:data:`SCOPE_TYPES`) around UTF-8
     offset ``byte`` that ends below the cursor's line; failing that, of the top-level statement

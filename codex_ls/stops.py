@@ -82,6 +82,14 @@ class CursorContext:
         return self.mode == "block" and bool(self.next_lines) and indent_width(self.next_lines[0]) >= self.cursor_indent
 
     @property
+    def below_indent(self) -> int | None:
+        """Indentation (columns) of the first code line below the cursor (the line the cursor
+        is before, when whole lines are inserted above it); ``None`` without one."""
+        if self.insert_lines:
+            return indent_width(self.line_prefix + self.line_suffix)
+        return indent_width(self.next_lines[0]) if self.next_lines else None
+
+    @property
     def cursor_indent(self) -> int:
         """Indentation (columns) that bounds a block completion.
 
@@ -194,7 +202,9 @@ class StopRule:
         ctx: the cursor context.
         max_lines: most lines of a multi-line completion.
         floor: indentation (columns) below which no completed line may go:
-            the body level of the enclosing top-level definition (0 at module level).
+            the body level of the enclosing top-level definition (0 at module level),
+            or, with code below the cursor, of the innermost function around the cursor
+            if that is deeper, but not deeper than that code (see :func:`completion_floor`).
         look_past: in block mode with code below the cursor, how many lines to go
             on generating after the conservative end (one statement in the middle
             of a block, or the block's dedent) while looking for the model to
@@ -223,8 +233,7 @@ class StopRule:
         cut = self._conservative(text)
         ctx = self.ctx
         target = ctx.next_lines[0].strip() if ctx.next_lines else ""
-        # the first code line below the cursor, as a whole line (its indentation counts)
-        target_indent = indent_width(ctx.line_prefix + ctx.line_suffix if ctx.insert_lines else ctx.next_lines[0]) if target else 0
+        target_indent = ctx.below_indent or 0  # the first code line below the cursor, as a whole line
         if (
             cut is None
             or not self.look_past
@@ -374,6 +383,25 @@ def _repeats(line: str, target: str, complete: bool) -> bool:
     if complete:
         return line == target
     return target.startswith(line) and len(line) >= min(len(target), REPEAT_MIN_CHARS)
+
+
+def completion_floor(prefix: str, ctx: CursorContext, function_body: int | None) -> int:
+    """The :attr:`StopRule.floor` for a completion at the end of ``prefix``.
+
+    :func:`body_floor`; with code below the cursor and ``function_body``, the body level of the
+    innermost function or method around the cursor
+    (:func:`codex_ls.context.function_body_indent`), if deeper, capped at the code below's
+    indentation. A hole inside a method is filled by lines of that method: a line at the class
+    body's level (the model has finished the method and begun the next one, ``    def
+    _split_text(self, text):``) cannot come before the rest of the method, so looking past the
+    conservative end for a repeat of the code below stops there. The cap keeps a hole at the end
+    of an inner function open to the outer body, where the code below goes on.
+    """
+    floor = body_floor(prefix)
+    below = ctx.below_indent
+    if below is None or function_body is None:
+        return floor
+    return max(floor, min(function_body, below))
 
 
 def body_floor(prefix: str, window_lines: int = 400) -> int:

@@ -57,3 +57,17 @@ def test_top_level_window_is_the_statement_around_the_cursor():
     text = "import os\n\ndef f():\n    x = 1\n    return x\n\ndef g():\n    pass\n"
     start, end = _top_level_window(text, text.index("return"))
     assert text[start:end] == "def f():\n    x = 1\n    return x\n\n"
+
+
+def test_stop_floor_is_the_methods_body_inside_a_class():
+    from codex_ls.completion import stop_floor
+    from codex_ls.documents import Document
+
+    text = "class Wrapper:\n    def __init__(self, width):\n        self.width = width\n        \n        self.tabs = 8\n\n    def wrap(self):\n        pass\n"
+    offset = text.index("        \n") + 8
+    doc = Document("file:///w/a.py", text, 0, "python")
+    ctx = analyze_cursor(text[:offset], text[offset:])
+    assert stop_floor(doc, offset, ctx) == 8  # the method's body; the class body would be 4
+    go = "package m\n\nfunc f() int {\n\tx := 1\n\t\n\treturn x\n}\n"
+    offset = go.index("\t\n") + 1
+    assert stop_floor(Document("file:///w/a.go", go, 0, "go"), offset, analyze_cursor(go[:offset], go[offset:], line_comment="//")) == 4

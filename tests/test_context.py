@@ -242,3 +242,26 @@ def test_the_suffix_end_stays_put_while_typing_on_one_line():
     moved = text.index("\treturn n") + 1
     assert suffix_end(doc, moved, first) == SuffixEnd(5, text.count("\n", moved), 6)
     assert suffix_end(doc, moved, first) is not first
+
+
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("python", "class A:\n    def f(self):\n        '''Doc.'''\n        x = 1\n        @\n        y = 2\n\n    def g(self):\n        pass\n", 8),
+        ("python", "def outer():\n    def inner():\n        return 1\n    @\n    return inner\n", 8),  # from the code before: inner (completion_floor caps it)
+        ("javascript", "class A {\n  f() {\n    let x = 1;\n    @\n    return x;\n  }\n}\n", 4),
+        ("typescript", "const f = (a: number) => {\n  const b = a;\n  @\n  return b;\n};\n", 2),
+        ("go", "package m\n\nfunc f() int {\n\tx := 1\n\t@\n\treturn x\n}\n", 4),
+        ("rust", "impl A {\n    fn f(&self) -> i32 {\n        let x = 1;\n        @\n        x\n    }\n}\n", 8),
+        ("python", "x = 1\n@\ny = 2\n", None),
+        ("python", "class A:\n    x = 1\n    @\n    y = 2\n", None),  # a class body is no function
+    ],
+)
+def test_function_body_indent_is_the_innermost_functions_body_level(language, text, expected):
+    from codex_ls.context import function_body_indent
+
+    offset = text.index("@")
+    text = text.replace("@", "")
+    ext = {"python": "py", "javascript": "js", "typescript": "ts", "go": "go", "rust": "rs"}[language]
+    doc = Document(f"file:///w/a.{ext}", text, 0, language)
+    assert function_body_indent(doc.tree, doc.byte_offset(offset), doc.source) == expected

@@ -326,3 +326,64 @@ def test_look_past_stops_at_the_first_character_of_a_line_below_the_enclosing_bo
     rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
     assert rule("        return '0'\n# T") == len("        return '0'")
     assert rule("        return '0'\n    x") is None  # still in the body: go on looking
+
+
+def _floor_and_rule(language, source):
+    """The rule for the cursor at ``‸`` in ``source``, with the floor the server computes."""
+    from codex_ls.context import function_body_indent
+    from codex_ls.documents import Document
+    from codex_ls.stops import completion_floor
+
+    offset = source.index("‸")
+    text = source.replace("‸", "")
+    doc = Document(f"file:///w/a.{ {'python': 'py', 'javascript': 'js', 'rust': 'rs'}[language] }", text, 0, language)
+    prefix, suffix = text[:offset], text[offset:]
+    ctx = analyze_cursor(prefix, suffix, line_comment="#" if language == "python" else "//")
+    floor = completion_floor(prefix, ctx, function_body_indent(doc.tree, doc.byte_offset(offset), doc.source))
+    return floor, StopRule(ctx, floor=floor, look_past=6)
+
+
+@pytest.mark.parametrize(
+    "language, source, generated, sibling",
+    [
+        (
+            "python",
+            "class Wrapper:\n    def __init__(self, width, tabs):\n        self.width = width\n        ‸\n        self.tabs = tabs\n\n    def wrap(self, text):\n        return text\n",
+            "self.height = 0\n\n",
+            "    def _split(self, text):\n",
+        ),
+        (
+            "javascript",
+            "class Range {\n  constructor(raw) {\n    this.raw = raw;\n    ‸\n    this.set = [];\n  }\n}\n",
+            "this.loose = false;\n",
+            "  format() {\n",
+        ),
+        (
+            "rust",
+            "impl Range {\n    fn new(raw: &str) -> Self {\n        let a = 1;\n        ‸\n        Self { raw }\n    }\n}\n",
+            "let b = 2;\n",
+            "    fn format(&self) -> String {\n",
+        ),
+    ],
+)
+def test_look_past_stops_where_the_model_leaves_the_method_for_the_next_one(language, source, generated, sibling):
+    """A hole inside a method: the model's line, then the next method at the class (impl) body
+    level. The search for a repeat of the code below ends at that line's first character (the
+    rest of the method cannot follow it) instead of going on for ``look_past`` lines."""
+    floor, rule = _floor_and_rule(language, source)
+    assert floor > body_floor(source[: source.index("‸")])  # the method's body, not the class's
+    text = generated + sibling[: len(sibling) - len(sibling.lstrip()) + 1]
+    assert rule(text) == len(generated.rstrip("\n"))
+    # with the class body as the floor (before), the search went on through the next method
+    assert StopRule(rule.ctx, floor=body_floor(source[: source.index("‸")]), look_past=6)(text) is None
+
+
+def test_the_function_floor_stops_at_the_code_below():
+    """At the end of an inner function, the code below is the outer body's: the floor stays
+    there, so hole lines at the outer level that lead to the code below are kept."""
+    source = "def outer(xs):\n    def inner(x):\n        return x * 2\n‸\n    return inner\n"
+    floor, rule = _floor_and_rule("python", source)
+    assert floor == 4
+    generated = "    inner.calls = 0\n    inner.name = 'double'\n    return inner\n"
+    prefix, suffix = source[: source.index("‸")], source[source.index("‸") + 1 :]
+    assert run_rule_finished(prefix, suffix, generated, look_past=6, floor=floor) == "    inner.calls = 0\n    inner.name = 'double'"
