@@ -491,7 +491,7 @@ def complete(
     one_line = settings.strategy == "first-line" or (not baseline and settings.max_lines <= 1)
     deadline = time.monotonic() + settings.timeout_ms / 1000.0
     check = None if baseline else insertion_checker(doc, offset)
-    floor = stop_floor(doc, offset, ctx)
+    floor = stop_floor(doc, offset, ctx) if not baseline else 0
 
     def attempt(indent: str | None, logprobs: bool = False, rank: int = 0, lead: str = "") -> tuple[str, GenerationResult, str]:
         """One generation with ``indent`` and then ``lead`` written for the first line, starting

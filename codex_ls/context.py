@@ -255,35 +255,55 @@ FUNCTION_TYPES = frozenset(
 """Node types of functions and methods, whose body a completion inside them stays in."""
 
 
+def _indent_columns(line: bytes, tab_size: int) -> int:
+    width = 0
+    for ch in line:
+        if ch == 0x20:
+            width += 1
+        elif ch == 0x09:
+            width += tab_size - width % tab_size
+        else:
+            break
+    return width
+
+
 def function_body_indent(tree: tree_sitter.Tree | None, byte: int, source: bytes, tab_size: int = 4) -> int | None:
-    """Indentation (columns, tabs = ``tab_size``) of the body of the innermost function or
-    method (:data:`FUNCTION_TYPES`) around UTF-8 offset ``byte``: the indentation of the line
-    of its body's first statement. ``None`` outside a function, or when the body has no
-    statement. Found from the last code before the cursor, as in :func:`scope_headers`."""
+    """Indentation (columns, tabs = ``tab_size``) that the body of the innermost function or
+    method (:data:`FUNCTION_TYPES`) around UTF-8 offset ``byte`` has, as far as the lines above
+    the cursor tell: the least indentation of the non-blank lines between the function's first
+    line and the cursor's line that are deeper than that first line; with none, that first
+    line's indentation + 1 (the body is deeper, by how much is not known yet). ``None`` outside
+    a function. The function is found from the last code before the cursor, as in
+    :func:`scope_headers`.
+
+    Only lines above the cursor count: the document around a hole often does not parse (the
+    code below is indented for lines not written yet), and then tree-sitter's ``body`` of the
+    function can start at that code.
+    """
     if tree is None:
         return None
     anchor = len(source[:byte].rstrip()) - 1
     if anchor < 0:
         return None
     node = tree.root_node.descendant_for_byte_range(anchor, anchor)
-    while node is not None:
-        if node.type in FUNCTION_TYPES and node.start_byte < byte:
-            body = node.child_by_field_name("body")
-            first = next((c for c in body.named_children if c.type != "comment"), None) if body is not None else None
-            if first is None:
-                return None
-            start = source.rfind(b"\n", 0, first.start_byte) + 1
-            width = 0
-            for ch in source[start : first.start_byte]:
-                if ch == 0x20:
-                    width += 1
-                elif ch == 0x09:
-                    width += tab_size - width % tab_size
-                else:
-                    break
-            return width
+    while node is not None and not (node.type in FUNCTION_TYPES and node.start_byte < byte):
         node = node.parent
-    return None
+    if node is None:
+        return None
+    header_start = source.rfind(b"\n", 0, node.start_byte) + 1
+    header = _indent_columns(source[header_start:node.start_byte], tab_size)
+    cursor_line = source.rfind(b"\n", 0, byte) + 1
+    pos = source.find(b"\n", node.start_byte)
+    body: int | None = None
+    while 0 <= pos < cursor_line - 1:
+        end = source.find(b"\n", pos + 1)
+        line = source[pos + 1 : end]
+        if line.strip():
+            width = _indent_columns(line, tab_size)
+            if width > header and (body is None or width < body):
+                body = width
+        pos = end
+    return body if body is not None else header + 1
 
 
 def scope_end_line(tree: tree_sitter.Tree | None, byte: int, source: bytes) -> int | None:

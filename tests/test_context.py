@@ -254,6 +254,10 @@ def test_the_suffix_end_stays_put_while_typing_on_one_line():
         ("go", "package m\n\nfunc f() int {\n\tx := 1\n\t@\n\treturn x\n}\n", 4),
         ("rust", "impl A {\n    fn f(&self) -> i32 {\n        let x = 1;\n        @\n        x\n    }\n}\n", 8),
         ("python", "x = 1\n@\ny = 2\n", None),
+        # the hole leaves the document unparsable (the code below is indented for the lines to
+        # write): the lines above the cursor tell the body's level, not tree-sitter's body
+        ("python", "def f(xs):\n    def g(s):\n        depth = 0\n@                depth += 1\n            else:\n                depth -= 1\n        return depth\n    return g\n", 8),
+        ("python", "class A:\n    def f(self):\n@                return 1\n", 5),  # no body line above: deeper than `def`
         ("python", "class A:\n    x = 1\n    @\n    y = 2\n", None),  # a class body is no function
     ],
 )
