@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-timeout", type=float, default=10.0, help="limit per test program (s)")
     parser.add_argument("--hole", choices=("line-start", "blank-line"), default="line-start",
                         help="line-start: document prompt+suffix (default); blank-line: prompt+'\\n'+suffix, the cursor on an empty line")
+    parser.add_argument("--only", help="comma-separated task ids (or @FILE with one per line): run only these, after --limit/--seed sampling")
     parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
     parser.add_argument("--json", type=Path, help="write per-task results here")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", help="extra server setting for every strategy, e.g. completion.fimOrder=spm (repeatable)")
@@ -453,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_at_start = "%.2f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else "n/a"
     tasks = sample_tasks(load_tasks(args.which), args.limit, args.seed)
+    if args.only:
+        wanted = Path(args.only[1:]).read_text(encoding="utf-8").split() if args.only.startswith("@") else args.only.split(",")
+        unknown_ids = set(wanted) - {t["task_id"] for t in tasks}
+        if unknown_ids:
+            parser.error(f"--only: not in the sample: {', '.join(sorted(unknown_ids)[:5])}")
+        tasks = [t for t in tasks if t["task_id"] in set(wanted)]
     rows: dict[str, list[TaskResult]] = {}
     loads: dict[str, float] = {}
     if args.check:
@@ -485,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
 
     sample = f"{len(tasks)}" + (f" (seeded random sample of {args.limit})" if args.limit is not None and args.limit < len(load_tasks(args.which)) else " (all)")
+    if args.only:
+        sample += f", --only {len(tasks)} of them"
     print(f"set: {args.which} ({FILES[args.which]})  tasks: {sample}  seed: {args.seed}  hole: {args.hole}")
     if args.check:
         print("mode: --check (canonical solutions, no model)")

@@ -90,3 +90,17 @@ def test_the_raw_first_line_row_keeps_the_first_line_of_each_raw_answer(hole):
     assert [d.strategy for d in derived] == [he.RAW_FIRST_LINE] * len(tasks)
     assert [d.latency_ms for d in derived] == [5.0] * len(tasks)
     assert [s for s, _ in he.score([he.program_for(t, d.completed) for t, d in zip(tasks, derived)], jobs=2, timeout_s=20)] == ["pass"] * len(tasks)
+
+
+@needs_data
+def test_only_runs_the_named_tasks_of_the_sample(capsys, tmp_path):
+    ids = ["SingleLineInfilling/HumanEval/0/L1", "SingleLineInfilling/HumanEval/2/L0"]
+    assert he.main(["--check", "--set", "single", "--only", ",".join(ids), "--json", str(tmp_path / "a.json")]) == 0
+    import json
+
+    assert [r["task_id"] for r in json.loads((tmp_path / "a.json").read_text())["results"]["canonical"]] == ids
+    (tmp_path / "ids.txt").write_text("\n".join(ids[:1]) + "\n")
+    assert he.main(["--check", "--set", "single", "--only", f"@{tmp_path / 'ids.txt'}"]) == 0
+    assert "| canonical | 1 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        he.main(["--check", "--set", "single", "--limit", "5", "--only", ids[0] + ",SingleLineInfilling/HumanEval/999/L0"])
