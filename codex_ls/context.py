@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 import tree_sitter
 
 from codex_ls.queries import load_query
+from codex_ls.stops import indent_width
 
 __all__ = [
     "Snippet",
@@ -255,18 +256,6 @@ FUNCTION_TYPES = frozenset(
 """Node types of functions and methods, whose body a completion inside them stays in."""
 
 
-def _indent_columns(line: bytes, tab_size: int) -> int:
-    width = 0
-    for ch in line:
-        if ch == 0x20:
-            width += 1
-        elif ch == 0x09:
-            width += tab_size - width % tab_size
-        else:
-            break
-    return width
-
-
 def function_body_indent(tree: tree_sitter.Tree | None, byte: int, source: bytes, tab_size: int = 4) -> int | None:
     """Indentation (columns, tabs = ``tab_size``) that the body of the innermost function or
     method (:data:`FUNCTION_TYPES`) around UTF-8 offset ``byte`` has, as far as the lines above
@@ -291,7 +280,7 @@ def function_body_indent(tree: tree_sitter.Tree | None, byte: int, source: bytes
     if node is None:
         return None
     header_start = source.rfind(b"\n", 0, node.start_byte) + 1
-    header = _indent_columns(source[header_start:node.start_byte], tab_size)
+    header = indent_width(source[header_start:node.start_byte].decode("utf-8", "replace"), tab_size)
     cursor_line = source.rfind(b"\n", 0, byte) + 1
     pos = source.find(b"\n", node.start_byte)
     body: int | None = None
@@ -299,7 +288,7 @@ def function_body_indent(tree: tree_sitter.Tree | None, byte: int, source: bytes
         end = source.find(b"\n", pos + 1)
         line = source[pos + 1 : end]
         if line.strip():
-            width = _indent_columns(line, tab_size)
+            width = indent_width(line.decode("utf-8", "replace"), tab_size)
             if width > header and (body is None or width < body):
                 body = width
         pos = end
