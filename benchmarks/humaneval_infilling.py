@@ -255,6 +255,14 @@ def score(programs: list[str], jobs: int, timeout_s: float) -> list[tuple[str, s
     return [results[p] for p in programs]
 
 
+def score_results(tasks: list[dict], results: list["TaskResult"], jobs: int, timeout_s: float) -> list["TaskResult"]:
+    """Run each result's completed program against its task's tests and set its ``status``
+    (and ``error``, unless the request's own error is there already); returns ``results``."""
+    for r, (status, err) in zip(results, score([program_for(t, r.completed) for t, r in zip(tasks, results)], jobs, timeout_s)):
+        r.status, r.error = status, r.error or err
+    return results
+
+
 # ---------------------------------------------------------------------------
 # driving the server
 
@@ -459,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown_ids = set(wanted) - {t["task_id"] for t in tasks}
         if unknown_ids:
             parser.error(f"--only: not in the sample: {', '.join(sorted(unknown_ids)[:5])}")
-        tasks = [t for t in tasks if t["task_id"] in set(wanted)]
+        keep = set(wanted)
+        tasks = [t for t in tasks if t["task_id"] in keep]
     rows: dict[str, list[TaskResult]] = {}
     loads: dict[str, float] = {}
     if args.check:
@@ -479,16 +488,11 @@ def main(argv: list[str] | None = None) -> int:
             results, loads[strategy] = asyncio.run(generate(strategy, tasks, args, tag))
             rows[strategy] = results
             # score now that the server is gone: tests do not compete with the next server for the CPU
-            for r, (status, err) in zip(results, score([program_for(t, r.completed) for t, r in zip(tasks, results)], args.jobs, args.test_timeout)):
-                r.status, r.error = status, r.error or err
+            score_results(tasks, results, args.jobs, args.test_timeout)
         if "raw" in rows:
-            derived = raw_first_line(tasks, rows["raw"], args.hole)
-            for r, (status, err) in zip(derived, score([program_for(t, r.completed) for t, r in zip(tasks, derived)], args.jobs, args.test_timeout)):
-                r.status, r.error = status, r.error or err
-            rows[RAW_FIRST_LINE] = derived
+            rows[RAW_FIRST_LINE] = score_results(tasks, raw_first_line(tasks, rows["raw"], args.hole), args.jobs, args.test_timeout)
     if args.check:
-        for r, (status, err) in zip(rows["canonical"], score([program_for(t, r.completed) for t, r in zip(tasks, rows["canonical"])], args.jobs, args.test_timeout)):
-            r.status, r.error = status, err
+        score_results(tasks, rows["canonical"], args.jobs, args.test_timeout)
     wall = time.perf_counter() - started
 
     sample = f"{len(tasks)}" + (f" (seeded random sample of {args.limit})" if args.limit is not None and args.limit < len(load_tasks(args.which)) else " (all)")
