@@ -45,6 +45,12 @@ MIT licence; see the LICENSE and README.md there).
     python benchmarks/humaneval_infilling.py --check --set single
     python benchmarks/humaneval_infilling.py --set single --limit 30
     python benchmarks/humaneval_infilling.py --set multi --limit 20 --strategies syntax,raw --json out.json
+
+A run too long for one sitting goes in shards (every N-th task, from the K-th), joined into one
+table afterwards; latencies are comparable only between shards run on the same machine:
+
+    python benchmarks/humaneval_infilling.py --set multi --shard 1/12 --json multi-1.json
+    python benchmarks/humaneval_infilling.py --merge multi-*.json
 """
 
 from __future__ import annotations
@@ -110,6 +116,56 @@ def sample_tasks(tasks: list[dict], limit: int | None, seed: int) -> list[dict]:
         return list(tasks)
     chosen = sorted(random.Random(seed).sample(range(len(tasks)), limit))
     return [tasks[i] for i in chosen]
+
+
+def shard_of(tasks: list[dict], spec: str) -> list[dict]:
+    """Shard ``K/N`` of ``tasks``: every N-th task starting with the K-th (1-based), in order, so
+    that each shard spreads over the whole set and the N shards together are ``tasks`` exactly
+    once. Lets a run too long for one sitting (the full multi-line set takes about 12 hours here
+    with both baselines) go in pieces, joined by ``--merge``. Raises ``ValueError`` for a spec
+    that is not ``K/N`` with ``1 <= K <= N``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ValueError(f"--shard must be K/N with 1 <= K <= N, got {spec!r}")
+    k, n = int(match[1]), int(match[2])
+    return tasks[k - 1 :: n]
+
+
+# the keys that must agree for shards' results to be one table
+MERGE_KEYS = ("set", "seed", "limit", "model", "hole", "max_tokens", "timeout_ms", "settings")
+
+
+def merge_payloads(payloads: list[dict]) -> tuple[dict, dict[str, list[TaskResult]]]:
+    """Join the ``--json`` files of several runs of one sample (shards, or reruns of other
+    strategies) into one set of rows: ``(meta, rows)``, where ``meta`` holds the shared
+    :data:`MERGE_KEYS`, the summed ``wall_s`` and the ``shards`` seen, and ``rows`` maps each
+    strategy to its results in the sample's order. Raises ``ValueError`` when the files disagree
+    on a key of :data:`MERGE_KEYS` (a file without ``settings`` counts as none) or when one task
+    of one strategy is in two files."""
+    if not payloads:
+        raise ValueError("nothing to merge")
+    meta = {key: payloads[0].get(key, [] if key == "settings" else None) for key in MERGE_KEYS}
+    for payload in payloads[1:]:
+        for key in MERGE_KEYS:
+            value = payload.get(key, [] if key == "settings" else None)
+            if value != meta[key]:
+                raise ValueError(f"the files disagree on {key}: {meta[key]!r} and {value!r}")
+    order = {t["task_id"]: i for i, t in enumerate(sample_tasks(load_tasks(meta["set"]), meta["limit"], meta["seed"]))}
+    rows: dict[str, list[TaskResult]] = {}
+    seen: dict[str, set[str]] = {}
+    for payload in payloads:
+        for strategy, results in payload["results"].items():
+            for item in results:
+                if item["task_id"] in seen.setdefault(strategy, set()):
+                    raise ValueError(f"{strategy}: {item['task_id']} is in two files")
+                seen[strategy].add(item["task_id"])
+                rows.setdefault(strategy, []).append(TaskResult(**item))
+    for results in rows.values():
+        results.sort(key=lambda r: order.get(r.task_id, len(order)))
+    meta["wall_s"] = sum(p.get("wall_s", 0.0) for p in payloads)
+    meta["shards"] = sorted({p.get("shard") or "all" for p in payloads})
+    meta["sample_size"] = len(order)
+    return meta, rows
 
 
 def utf16_len(s: str) -> int:
@@ -203,9 +259,11 @@ def raw_first_line(tasks: list[dict], raw: list[TaskResult], hole: str) -> list[
 
 def paired_ratio(a: list[TaskResult], b: list[TaskResult]) -> tuple[float, float] | None:
     """Median over tasks of ``a``'s latency / ``b``'s latency, and the median of the per-task
-    differences (ms); ``None`` without a task timed in both. Pairs by position (the same task
-    sample in the same order)."""
-    pairs = [(x.latency_ms, y.latency_ms) for x, y in zip(a, b) if x.latency_ms and y.latency_ms]
+    differences (ms); ``None`` without a task timed in both. Pairs by ``task_id``: a task in only
+    one of the lists (a merge of shards where one strategy ran on fewer tasks) is left out."""
+    b_latency = {y.task_id: y.latency_ms for y in b}
+    pairs = [(x.latency_ms, b_latency.get(x.task_id)) for x in a]
+    pairs = [(x, y) for x, y in pairs if x and y]
     if not pairs:
         return None
     return statistics.median(x / y for x, y in pairs), statistics.median(x - y for x, y in pairs)
@@ -433,6 +491,48 @@ def model_label(model: str | None) -> str:
         return "default"
 
 
+def report(rows: dict[str, list[TaskResult]], check: bool = False) -> str:
+    """The table of ``rows`` (:func:`table`), then, for a model run, what its columns mean and
+    syntax's paired latency ratio against each other row (:func:`paired_ratio`)."""
+    out = [table(rows)]
+    if not check:
+        out += ["", "latency: request to answer, after model load and one untimed warm-up; "
+                "generated tokens: the server's `gen=` debug log line; empty: no item returned"]
+        if RAW_FIRST_LINE in rows:
+            out.append(f"{RAW_FIRST_LINE}: each raw answer cut to its first line (the raw model continued until its end "
+                       "token or maxTokens, then only its first generated line is kept), with the raw request's latency; "
+                       "first-line: the server stops at the first line break")
+        if "syntax" in rows and len(rows) > 1:
+            out.append("")
+            for other, results in rows.items():
+                paired = paired_ratio(rows["syntax"], results) if other != "syntax" else None
+                if paired is not None:
+                    out.append(f"syntax against {other}, paired per task: median latency ratio {paired[0]:.2f}x, "
+                               f"median difference {paired[1]:+.0f} ms")
+    return "\n".join(out)
+
+
+def merge_main(paths: list[Path]) -> int:
+    """``--merge``: print one table from the ``--json`` files of shards (:func:`merge_payloads`)."""
+    try:
+        meta, rows = merge_payloads([json.loads(Path(p).read_text(encoding="utf-8")) for p in paths])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"--merge: {exc}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{s} {len(r)}" for s, r in rows.items())
+    print(f"set: {meta['set']} ({FILES[meta['set']]})  sample: {meta['sample_size']}"
+          + (f" (seeded random sample of {meta['limit']})" if meta["limit"] is not None else " (all)")
+          + f"  seed: {meta['seed']}  hole: {meta['hole']}")
+    print(f"merged from {len(paths)} file{'s' if len(paths) > 1 else ''} (shards: {', '.join(meta['shards'])}); tasks per strategy: {counts}")
+    if "canonical" not in rows:
+        print(f"model: {meta['model']}  maxTokens: {meta['max_tokens']}  timeoutMs: {meta['timeout_ms']}"
+              + (f"  settings: {' '.join(meta['settings'])}" if meta["settings"] else ""))
+    print(f"total wall time of the runs: {meta['wall_s']:.1f} s")
+    print()
+    print(report(rows, check="canonical" in rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", choices=sorted(FILES), default="single", dest="which")
@@ -448,11 +548,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hole", choices=("line-start", "blank-line"), default="line-start",
                         help="line-start: document prompt+suffix (default); blank-line: prompt+'\\n'+suffix, the cursor on an empty line")
     parser.add_argument("--only", help="comma-separated task ids (or @FILE with one per line): run only these, after --limit/--seed sampling")
+    parser.add_argument("--shard", metavar="K/N", help="run only every N-th task of the sample, from the K-th (1-based), after --limit/--seed and --only; join the --json files with --merge")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON", help="print one table from the --json files of shards (no run)")
     parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
     parser.add_argument("--json", type=Path, help="write per-task results here")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", help="extra server setting for every strategy, e.g. completion.fimOrder=spm (repeatable)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each completion to stderr")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_main(args.merge)
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -469,6 +573,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--only: not in the sample: {', '.join(sorted(unknown_ids)[:5])}")
         keep = set(wanted)
         tasks = [t for t in tasks if t["task_id"] in keep]
+    if args.shard:
+        try:
+            tasks = shard_of(tasks, args.shard)
+        except ValueError as exc:
+            parser.error(str(exc))
     rows: dict[str, list[TaskResult]] = {}
     loads: dict[str, float] = {}
     if args.check:
@@ -498,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     sample = f"{len(tasks)}" + (f" (seeded random sample of {args.limit})" if args.limit is not None and args.limit < len(load_tasks(args.which)) else " (all)")
     if args.only:
         sample += f", --only {len(tasks)} of them"
+    if args.shard:
+        sample += f", shard {args.shard}: {len(tasks)} of them"
     print(f"set: {args.which} ({FILES[args.which]})  tasks: {sample}  seed: {args.seed}  hole: {args.hole}")
     if args.check:
         print("mode: --check (canonical solutions, no model)")
@@ -506,27 +617,13 @@ def main(argv: list[str] | None = None) -> int:
               + "model load s: " + ", ".join(f"{s} {v:.1f}" for s, v in loads.items()))
     print(f"total wall time: {wall:.1f} s  (load average at start: {load_at_start})")
     print()
-    print(table(rows))
-    if not args.check:
-        print()
-        print("latency: request to answer, after model load and one untimed warm-up; "
-              "generated tokens: the server's `gen=` debug log line; empty: no item returned")
-        if RAW_FIRST_LINE in rows:
-            print(f"{RAW_FIRST_LINE}: each raw answer cut to its first line (the raw model continued until its end "
-                  "token or maxTokens, then only its first generated line is kept), with the raw request's latency; "
-                  "first-line: the server stops at the first line break")
-        if "syntax" in rows and len(rows) > 1:
-            print()
-            for other, results in rows.items():
-                paired = paired_ratio(rows["syntax"], results) if other != "syntax" else None
-                if paired is not None:
-                    print(f"syntax against {other}, paired per task: median latency ratio {paired[0]:.2f}x, "
-                          f"median difference {paired[1]:+.0f} ms")
+    print(report(rows, args.check))
 
     if args.json:
         payload = {
             "set": args.which, "seed": args.seed, "limit": args.limit, "model": model_label(args.model),
             "hole": args.hole, "max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms, "wall_s": wall,
+            "settings": args.setting, "shard": args.shard, "only": args.only,
             "results": {s: [asdict(r) for r in rs] for s, rs in rows.items()},
         }
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")

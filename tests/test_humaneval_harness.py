@@ -67,6 +67,20 @@ def test_paired_ratio_is_the_median_of_per_task_ratios():
     ratio, diff = he.paired_ratio(rows(100, 300, 50, None), rows(200, 100, 50, 10))
     assert ratio == 1.0 and diff == 0  # ratios 0.5, 3, 1 (the untimed task left out); differences -100, 200, 0
     assert he.paired_ratio(rows(None), rows(5)) is None
+    # pairs by task id: the other list in another order, with a task the first list lacks
+    other = rows(200, 100, 50, 10, 7)
+    assert he.paired_ratio(rows(100, 300, 50, None), other[::-1]) == (1.0, 0)
+    assert he.paired_ratio(rows(100), other[1:]) is None  # t0 is not in the other list
+
+
+def test_shards_cover_the_sample_once_and_spread_over_it():
+    tasks = [{"task_id": f"t{i}"} for i in range(10)]
+    shards = [he.shard_of(tasks, f"{k}/3") for k in (1, 2, 3)]
+    assert [[t["task_id"] for t in s] for s in shards] == [["t0", "t3", "t6", "t9"], ["t1", "t4", "t7"], ["t2", "t5", "t8"]]
+    assert he.shard_of(tasks, "1/1") == tasks
+    for bad in ("0/3", "4/3", "3", "a/b", "1/0"):
+        with pytest.raises(ValueError, match="K/N"):
+            he.shard_of(tasks, bad)
 
 
 @needs_data
@@ -104,3 +118,30 @@ def test_only_runs_the_named_tasks_of_the_sample(capsys, tmp_path):
     assert "| canonical | 1 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         he.main(["--check", "--set", "single", "--limit", "5", "--only", ids[0] + ",SingleLineInfilling/HumanEval/999/L0"])
+
+
+@needs_data
+def test_merge_joins_shards_into_the_table_of_the_whole_sample(capsys, tmp_path):
+    import json
+
+    whole, a, b = tmp_path / "whole.json", tmp_path / "a.json", tmp_path / "b.json"
+    assert he.main(["--check", "--set", "single", "--limit", "5", "--seed", "3", "--json", str(whole)]) == 0
+    assert he.main(["--check", "--set", "single", "--limit", "5", "--seed", "3", "--shard", "2/2", "--json", str(b)]) == 0
+    assert he.main(["--check", "--set", "single", "--limit", "5", "--seed", "3", "--shard", "1/2", "--json", str(a)]) == 0
+    assert "| canonical | 3 | 100.0% (3/3) |" in capsys.readouterr().out  # shard 1/2 of 5 tasks
+    assert he.main(["--merge", str(b), str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "| canonical | 5 | 100.0% (5/5) |" in out and "shards: 1/2, 2/2" in out
+    meta, rows = he.merge_payloads([json.loads(p.read_text()) for p in (b, a)])
+    expected = [r["task_id"] for r in json.loads(whole.read_text())["results"]["canonical"]]
+    assert [r.task_id for r in rows["canonical"]] == expected  # back in the sample's order
+    assert meta["sample_size"] == 5
+
+    assert he.main(["--merge", str(a), str(a)]) == 2  # a task twice
+    assert "is in two files" in capsys.readouterr().err
+    other_seed = json.loads(b.read_text()) | {"seed": 4}
+    (tmp_path / "c.json").write_text(json.dumps(other_seed))
+    assert he.main(["--merge", str(a), str(tmp_path / "c.json")]) == 2
+    assert "disagree on seed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        he.main(["--check", "--set", "single", "--limit", "5", "--shard", "3/2"])
