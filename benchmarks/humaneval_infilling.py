@@ -144,12 +144,15 @@ def merge_payloads(payloads: list[dict]) -> tuple[dict, dict[str, list[TaskResul
     of one strategy is in two files."""
     if not payloads:
         raise ValueError("nothing to merge")
-    meta = {key: payloads[0].get(key, [] if key == "settings" else None) for key in MERGE_KEYS}
+
+    def value(payload: dict, key: str):
+        return payload.get(key, [] if key == "settings" else None)  # files from before `settings` was written
+
+    meta = {key: value(payloads[0], key) for key in MERGE_KEYS}
     for payload in payloads[1:]:
         for key in MERGE_KEYS:
-            value = payload.get(key, [] if key == "settings" else None)
-            if value != meta[key]:
-                raise ValueError(f"the files disagree on {key}: {meta[key]!r} and {value!r}")
+            if value(payload, key) != meta[key]:
+                raise ValueError(f"the files disagree on {key}: {meta[key]!r} and {value(payload, key)!r}")
     order = {t["task_id"]: i for i, t in enumerate(sample_tasks(load_tasks(meta["set"]), meta["limit"], meta["seed"]))}
     rows: dict[str, list[TaskResult]] = {}
     seen: dict[str, set[str]] = {}
