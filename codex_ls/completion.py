@@ -131,6 +131,7 @@ class CompletionOutcome:
 
     @property
     def raw_text(self) -> str:
+        """The model's text before any cut (``""`` when the model was not asked)."""
         return self.generation.text if self.generation else ""
 
 

@@ -106,6 +106,7 @@ class InFlight:
         self._lock = threading.Lock()
 
     def get(self, uri: str) -> Job | None:
+        """The running job of document ``uri``, or ``None``."""
         with self._lock:
             return self._jobs.get(uri)
 

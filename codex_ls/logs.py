@@ -33,6 +33,7 @@ class LspLogHandler(logging.Handler):
         self.server = server
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``record`` as a ``window/logMessage`` on the server's event loop; dropped while no loop runs."""
         try:
             loop = self.server.loop if hasattr(self.server, "loop") else None
             message = self.format(record)

@@ -42,6 +42,7 @@ class RequestTracker:
         self._lock = threading.Lock()
 
     def begin(self, uri: str) -> CancelToken:
+        """A new token for a request on ``uri``; the token of the request it supersedes is cancelled."""
         token = CancelToken()
         with self._lock:
             old = self._live.get(uri)
@@ -51,6 +52,7 @@ class RequestTracker:
         return token
 
     def end(self, uri: str, token: CancelToken) -> None:
+        """Forget ``token`` if it is still the live one of ``uri`` (a newer request keeps its own)."""
         with self._lock:
             if self._live.get(uri) is token:
                 del self._live[uri]
@@ -65,6 +67,7 @@ class CodexProtocol(LanguageServerProtocol):
     """
 
     def structure_message(self, data):
+        """pygls' decoding; on failure a request is answered with ``InvalidParams`` before the error is re-raised."""
         try:
             return super().structure_message(data)
         except JsonRpcException:
@@ -108,6 +111,7 @@ class CodexLanguageServer(LanguageServer):
 
     @property
     def models(self) -> ModelManager:
+        """The model manager, created on first use on the running event loop."""
         if self._models is None:
             self._models = ModelManager(asyncio.get_event_loop(), on_error=self.show_error)
         return self._models
@@ -121,6 +125,7 @@ class CodexLanguageServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"codex-ls: {message}"))
 
     def show_warning(self, message: str) -> None:
+        """One ``window/showMessage`` of type Warning."""
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"codex-ls: {message}"))
 
 

@@ -202,10 +202,12 @@ class CancelToken:
     event: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:
+        """Ask the generation to stop; it stops before its next token (thread-safe)."""
         self.event.set()
 
     @property
     def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
         return self.event.is_set()
 
 

@@ -277,6 +277,7 @@ class LlamaCppEngine:
         return self._cached_count(text)
 
     def token_text(self, token: int) -> bytes:
+        """The UTF-8 bytes of one token id (may be part of a multi-byte character)."""
         return self._llm.detokenize([token])
 
     # -- generation -----------------------------------------------------------
@@ -796,6 +797,7 @@ class PieceIndex:
 
     @classmethod
     def of(cls, llm) -> "PieceIndex":
+        """The index of a loaded ``llama_cpp.Llama``: one piece per token id, special tokens rendered as empty."""
         import ctypes
 
         import llama_cpp

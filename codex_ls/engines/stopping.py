@@ -20,6 +20,11 @@ class StopMatcher:
         self._scanned = 0
 
     def feed(self, text: str) -> int | None:
+        """Index (code points) in ``text`` where the earliest stop string starts, or ``None``.
+
+        ``text`` is the whole text so far and must extend the previous call's; only its
+        new tail (plus the longest stop's length before it) is searched.
+        """
         if not self.stops:
             return None
         start = max(0, self._scanned - self._longest)

@@ -369,10 +369,12 @@ def register(server) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=kinds, resolve_provider=True))
     def code_action(ls, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        """The actions that apply at the range, unresolved (no model work yet)."""
         return list_actions(ls, params) or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls, action: types.CodeAction) -> types.CodeAction:
+        """Run the model and attach the workspace edit; the action comes back without one if nothing was generated."""
         if action.data is None:
             return action  # nothing to resolve
         edit, _title = await run_action(ls, action.data)

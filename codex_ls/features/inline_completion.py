@@ -183,8 +183,11 @@ def _finished(ls, job: Job) -> None:
 
 
 def register(server) -> None:
+    """Register ``textDocument/inlineCompletion`` with options, so ``initialize`` advertises it."""
+
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        """At most one item; an empty list when there is nothing worth showing."""
         found = await suggest(ls, params.text_document.uri, params.position)
         if found is None:
             return types.InlineCompletionList(items=[])

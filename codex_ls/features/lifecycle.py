@@ -121,8 +121,11 @@ def start_model(ls) -> None:
 
 
 def register(server) -> None:
+    """Register ``initialize``, ``initialized``, ``workspace/didChangeConfiguration`` and ``shutdown``."""
+
     @server.feature(types.INITIALIZE)
     def initialize(ls, params: types.InitializeParams) -> None:
+        """Record the negotiated position encoding and the client's capabilities; apply ``initializationOptions``."""
         encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
         ls.documents.encoding = str(getattr(encoding, "value", encoding))
         ls.loop = asyncio.get_event_loop()
@@ -135,11 +138,13 @@ def register(server) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls, params: types.InitializedParams) -> None:
+        """Pull the ``codexLs`` section, then start loading the model in the background."""
         await _pull_configuration(ls)
         start_model(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls, params: types.DidChangeConfigurationParams) -> None:
+        """Take pushed ``codexLs`` settings, or pull them when the push holds none; reload the model if it changed."""
         settings = params.settings
         if isinstance(settings, dict) and SECTION in settings:
             _apply_settings(ls, settings[SECTION], "workspace/didChangeConfiguration")
@@ -149,4 +154,5 @@ def register(server) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls, *args) -> None:
+        """Free the model."""
         ls.models.close()
