@@ -307,6 +307,32 @@ def other_documents(docs: Iterable[Document], current_uri: str) -> list[OtherDoc
     ]
 
 
+def longer_answer(
+    rule: StopRule, cut: str, ctx: CursorContext, indent: str | None, check: Callable[[str], bool] | None
+) -> tuple[str, str] | None:
+    """The shortest answer longer than ``cut`` that the checks accept, when ``cut`` (the text
+    after the cursor as ``rule`` cut it) was refused: ``(text to show, text before
+    post-processing)``, or ``None``.
+
+    The candidates are ``cut`` extended by whole lines the model wrote past it
+    (:meth:`codex_ls.stops.StopRule.longer_cuts`), each re-indented like the answer
+    (``indent``, see :func:`_reindent`) and post-processed with ``check`` (the tree-sitter
+    insertion check). The typical case is a block header with the rest of its block below the
+    cursor: the rule ends a mid-block statement after its first line (``depth = 0`` above
+    ``        else:``), the model goes on with ``for b in brackets:`` / ``if b == "(":`` /
+    ``depth += 1`` and then not with the code below; the first line alone breaks the file, the
+    four lines fit it.
+    """
+    if not rule.seen.startswith(cut):
+        return None
+    for end in rule.longer_cuts(len(cut)):
+        longer = rule.seen[:end]
+        shown = postprocess(_reindent(longer, ctx, indent), ctx, check)
+        if shown:
+            return shown, longer
+    return None
+
+
 def stop_floor(doc: Document, offset: int, ctx: CursorContext) -> int:
     """The :attr:`codex_ls.stops.StopRule.floor` (columns) for the cursor at ``offset`` (a
     code-point index into ``doc.text``): :func:`codex_ls.stops.completion_floor` with the body
@@ -527,8 +553,11 @@ def complete(
                 raw = raw[:cut]
             elif result.finish_reason in ("length", "time", "context") and ctx.mode != "line" and "\n" in raw.rstrip():
                 raw = raw[: raw.rstrip().rfind("\n")]  # drop the unfinished last line
-        raw = _reindent(raw, ctx, indent)
-        return postprocess(raw, ctx, check), result, raw
+        shown = postprocess(_reindent(raw, ctx, indent), ctx, check)
+        if not shown:
+            # Refused: the model may have written what the cut answer lacks before it was stopped.
+            shown, raw = longer_answer(rule, raw, ctx, indent, check) or ("", raw)
+        return shown, result, _reindent(raw, ctx, indent)
 
     final, result, raw = attempt(indent)
     first_generated = result.generated_tokens

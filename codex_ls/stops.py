@@ -26,7 +26,7 @@ Rules (the quality issue refines them):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Mode = Literal["line", "statement", "block"]
@@ -212,12 +212,15 @@ class StopRule:
             filled the hole, and the completion is cut right before it (so a
             multi-line hole gets all its lines). Without a repeat the
             conservative end stands. 0 turns this off.
+        seen: the longest text the rule has been asked about (the whole generation once it
+            has ended); :meth:`longer_cuts` reads it.
     """
 
     ctx: CursorContext
     max_lines: int = 12
     floor: int = 0
     look_past: int = 0
+    seen: str = field(default="", repr=False)
 
     def __call__(self, text: str) -> int | None:
         return self.decide(text, finished=False)
@@ -230,6 +233,8 @@ class StopRule:
         lines it wrote past the conservative end are kept, as if it had then repeated the code
         below, within the same limits (``look_past`` lines, the enclosing body, brackets).
         """
+        if len(text) > len(self.seen):
+            self.seen = text
         cut = self._conservative(text)
         ctx = self.ctx
         target = ctx.next_lines[0].strip() if ctx.next_lines else ""
@@ -266,6 +271,40 @@ class StopRule:
                 return cut
             pos = end + 1
         return len(text) if ended and finished else cut if finished else None
+
+    def longer_cuts(self, cut: int) -> list[int]:
+        """Cuts (code-point indices into :attr:`seen`) that keep more of what the model wrote
+        than ``cut``: the end of each complete line after it, shortest first, up to
+        ``look_past`` lines (at least one) and :attr:`max_lines` in all, stopping at a line
+        that goes below :attr:`floor`.
+
+        For a completion whose cut answer was refused (it breaks the syntax, most often a
+        block header left without its body where the code below is the rest of that block:
+        ``for b in brackets:`` above ``else:``): the model often wrote the missing lines before
+        the rule stopped it, and the shortest longer answer that the checks accept is worth
+        more than no answer. Block mode only (``[]`` otherwise).
+        """
+        if self.ctx.mode != "block":
+            return []
+        text = self.seen
+        cuts: list[int] = []
+        lines_done = text.count("\n", 0, cut) + 1
+        pos = cut
+        while len(cuts) < max(1, self.look_past) and lines_done < self.max_lines:
+            start = text.find("\n", pos)
+            if start == -1:
+                break
+            end = text.find("\n", start + 1)
+            if end == -1:
+                break
+            line = text[start + 1 : end]
+            if line.strip() and indent_width(line) < self.floor:
+                break
+            lines_done += 1
+            pos = end
+            if line.strip():
+                cuts.append(end)
+        return cuts
 
     def expected(self, text: str) -> str | None:
         """What the model is expected to write after ``text`` (generated so far), when a line

@@ -387,3 +387,88 @@ def test_the_function_floor_stops_at_the_code_below():
     generated = "    inner.calls = 0\n    inner.name = 'double'\n    return inner\n"
     prefix, suffix = source[: source.index("‸")], source[source.index("‸") + 1 :]
     assert run_rule_finished(prefix, suffix, generated, look_past=6, floor=floor) == "    inner.calls = 0\n    inner.name = 'double'"
+
+
+@pytest.mark.parametrize(
+    "language, source, generated, expected",
+    [
+        (  # a mid-block line, then the model writes the block the code below belongs to, its own way
+            "python",
+            'def balanced(s):\n    """Brackets match."""\n‸\n        else:\n            depth -= 1\n    return depth == 0\n',
+            '    depth = 0\n    for b in s:\n        if b == "(":\n            depth += 1\n        elif b == ")":\n',
+            '    depth = 0\n    for b in s:\n        if b == "(":\n            depth += 1',
+        ),
+        (  # a statement the model writes over two lines: the first alone leaves a bracket open
+            "javascript",
+            "function f(a, b) {\n  const x = 1;\n‸\n  return y;\n}\n",
+            "  const y = Math.max(a,\n    b);\n  log(y);\n",
+            "  const y = Math.max(a,\n    b);",
+        ),
+        (
+            "go",
+            "package p\n\nfunc f(a, b int) int {\n\tx := 1\n‸\n\treturn y\n}\n",
+            "\ty := max(a,\n\t\tb)\n\tlog(y)\n",
+            "\ty := max(a,\n\t\tb)",
+        ),
+        (
+            "rust",
+            "fn f(a: i32, b: i32) -> i32 {\n    let x = 1;\n‸\n    y\n}\n",
+            "    let y = std::cmp::max(a,\n        b);\n    log(y);\n",
+            "    let y = std::cmp::max(a,\n        b);",
+        ),
+    ],
+)
+def test_a_refused_answer_grows_to_the_shortest_longer_one_that_fits(language, source, generated, expected):
+    """The rule ends the answer after its first line (one statement in the middle of a block, or
+    the code below is deeper: it is the body of what the model writes), and the model did not
+    repeat the code below, so that line alone is refused (it leaves the code below without its
+    header, or a bracket open). The lines the model wrote past it are tried, one more at a
+    time: the first answer that fits the file is shown."""
+    from codex_ls.completion import longer_answer
+    from codex_ls.stops import completion_floor
+
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    ext = {"python": "py", "javascript": "js", "go": "go", "rust": "rs"}[language]
+    doc = Document(f"file:///w/a.{ext}", text, 1, language)
+    prefix, suffix = text[:offset], text[offset:]
+    ctx = analyze_cursor(prefix, suffix, line_comment=doc.language.comment_prefix)
+    rule = StopRule(ctx, floor=completion_floor(prefix, ctx, None), look_past=6)
+    for end in range(1, len(generated) + 1):  # as the engine calls it, token by token
+        cut = rule(generated[:end])
+        if cut is not None:
+            break
+    else:
+        cut = rule.decide(generated, finished=True)
+    check = insertion_checker(doc, offset)
+    first_line = generated[:cut]
+    assert first_line == generated.split("\n")[0]
+    assert postprocess(first_line, ctx, check) == ""  # refused on its own
+    shown, longer = longer_answer(rule, first_line, ctx, None, check)
+    assert longer == expected
+    assert shown.rstrip("\n") == expected
+
+
+def test_no_longer_answer_past_the_enclosing_body_or_when_none_fits():
+    source = 'def balanced(s):\n    """Brackets match."""\n‸\n        else:\n            depth -= 1\n    return depth == 0\n'
+    from codex_ls.completion import longer_answer
+
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    doc = Document("file:///w/a.py", text, 1, "python")
+    ctx = analyze_cursor(text[:offset], text[offset:])
+    check = insertion_checker(doc, offset)
+    # the model left the function (a line in column 0) before writing the block's header
+    rule = StopRule(ctx, floor=4, look_past=6)
+    assert rule("    depth = 0\n    x = 1\ndef f():\n") == len("    depth = 0")
+    assert rule.longer_cuts(len("    depth = 0")) == [len("    depth = 0\n    x = 1")]
+    assert longer_answer(rule, "    depth = 0", ctx, None, check) is None
+    # no more than look_past lines are tried
+    rule = StopRule(ctx, floor=4, look_past=2)
+    gen = "    depth = 0\n    a = 1\n    b = 2\n    for b in s:\n        if b:\n            depth += 1\n"
+    rule.decide(gen, finished=True)
+    assert len(rule.longer_cuts(len("    depth = 0"))) == 2
+    assert longer_answer(rule, "    depth = 0", ctx, None, check) is None
+    # line mode: nothing longer
+    line_ctx = analyze_cursor("x = foo(", ")\n")
+    assert StopRule(line_ctx, look_past=6).longer_cuts(0) == []
