@@ -146,3 +146,24 @@ def test_an_answer_that_leaves_a_name_unbound_is_asked_for_again(engine, monkeyp
     with monkeypatch.context() as m:
         m.setattr(completion, "NAMES_MIN_LOGPROB", 0.0)  # no answer is that sure: the first one stays
         assert _complete(engine, source).text == first.text
+
+
+NESTED = '''def is_nested_ok(text):
+    """True when every "(" in text has a matching ")" after it."""
+<C>        else:
+            depth -= 1
+        if depth < 0:
+            return False
+    return depth == 0
+'''
+
+
+def test_a_refused_first_line_grows_by_the_lines_the_model_wrote_after_it(engine, monkeypatch):
+    """The rule ends ``depth = 0`` after its line (the code below is deeper); alone it breaks the
+    file, and the model went on with the loop and the ``if`` the code below needs, not with
+    ``else:``. The shortest longer answer that fits is shown (codex_ls.completion.longer_answer)."""
+    grown = _complete(engine, NESTED)
+    assert grown.text == "    depth = 0\n    for char in text:\n        if char == '(':\n            depth += 1\n"
+    # Without it, that line is refused and no retry finds an answer.
+    monkeypatch.setattr(completion, "longer_answer", lambda *args, **kwargs: None)
+    assert _complete(engine, NESTED).text == ""
