@@ -22,7 +22,7 @@ from codex_ls.postprocess import postprocess
 from codex_ls.context import OtherDocument, display_path, function_body_indent, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
 from codex_ls.settings import CompletionSettings
-from codex_ls.stops import CursorContext, StopRule, analyze_cursor, completion_floor, indent_unit, indent_width, indentation_hint, indentation_levels
+from codex_ls.stops import CursorContext, StopRule, analyze_cursor, block_steps, completion_floor, indent_unit, indent_width, indentation_hint, indentation_levels, skips_a_level
 from codex_ls.syntax import python_indentation_error_lines, python_syntax_error_line, should_complete
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ and the joint tokenization's differences from per-line counts)."""
 LOOK_PAST_LINES = 6
 """Lines generated past the conservative end of a block completion while looking for the model
 to repeat the code below the cursor (see :class:`codex_ls.stops.StopRule`)."""
+
+STEP_WINDOW_CHARS = 20_000
+"""Characters read on each side of the cursor's line for the block-body steps the document uses
+(:func:`insertion_checker`); also the most read after the cursor for the first code line below
+an insertion."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,9 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     whitespace before it) and CPython's first syntax error in the top-level
     statement around it is on the first code line after it (an ``else`` or a
     deeper body whose opener is missing: the hole is part of the structure), any
-    insertion that leaves a syntax error there or further down. ``None`` when the
+    insertion that leaves a syntax error there or further down. In every language it refuses
+    an insertion that ends with a block header whose body below is deeper than the document ever
+    indents a body (:func:`codex_ls.stops.skips_a_level`: a level is missing). ``None`` when the
     document has no tree-sitter grammar.
     """
     tree = doc.tree
@@ -161,6 +168,16 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     start_byte = doc.byte_offset(offset)
     index = doc.index
     base_errors = doc.error_count(tree)
+    text = doc.text
+    line_start = text.rfind("\n", 0, offset) + 1
+    opener = ":" if _is_python(doc) else "{"
+    comment = doc.language.comment_prefix
+    # The body steps the document uses, above and below the cursor's line (not across the hole).
+    near_above = text[max(0, line_start - STEP_WINDOW_CHARS) : line_start]
+    below_start = text.find("\n", offset)
+    near_below = text[below_start + 1 : below_start + 1 + STEP_WINDOW_CHARS] if below_start != -1 else ""
+    step = max(block_steps(near_above, opener, comment) | block_steps(near_below, opener, comment) | {indent_width(indent_unit(text))})
+    tail = text[offset : offset + STEP_WINDOW_CHARS]
     # tree-sitter's Python grammar accepts bad indentation (a body no deeper than its `if`,
     # an unexpected indent); CPython does not. Count those errors in the top-level
     # statement around the cursor, before and after the insertion.
@@ -183,6 +200,8 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
         edited.edit(**input_edit(index, offset, offset, ins)._asdict())
         new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
         if doc.error_count(new_tree) > base_errors:
+            return False
+        if skips_a_level(text[line_start:offset] + insert, tail, step, opener, comment):
             return False
         if window is None:
             return True

@@ -577,3 +577,62 @@ def indentation_levels(prefix: str, ctx: CursorContext, window_lines: int = 200)
         n = indent_width(ctx.next_lines[0])
         levels = [lv for lv in levels if indent_width(lv) >= n] + [lv for lv in levels if indent_width(lv) < n][:1]
     return [lv for lv in levels if lv.startswith(ctx.line_prefix)]
+
+
+def _code_part(line: str, line_comment: str) -> str:
+    """``line`` without a trailing line comment (a comment marker after whitespace) and trailing space."""
+    if line_comment and line_comment in line:
+        if line.lstrip().startswith(line_comment):
+            return ""
+        line = line.split(" " + line_comment, 1)[0]
+    return line.rstrip()
+
+
+def block_steps(text: str, opener: str, line_comment: str = "#") -> set[int]:
+    """The indentation steps (columns) ``text`` uses for block bodies: for every code line that
+    ends with ``opener`` (a block header: ``":"`` in Python, ``"{"`` in brace languages), how much
+    deeper the next code line is, when it is deeper. Comment lines are skipped.
+
+    PEP 8 and every formatter use one step (:func:`indent_unit`); some code uses two somewhere
+    (HumanEval/95's ``elif ...:`` body), and then a completion may too.
+    """
+    steps: set[int] = set()
+    header: int | None = None
+    for line in text.split("\n"):
+        code = _code_part(line, line_comment)
+        if not code.strip():
+            continue
+        width = indent_width(line)
+        if header is not None and width > header:
+            steps.add(width - header)
+        header = width if code.endswith(opener) else None
+    return steps
+
+
+def skips_a_level(head: str, tail: str, step: int, opener: str, line_comment: str = "#") -> bool:
+    """Whether an insertion leaves a block header with its body too deep: a level is missing.
+
+    ``head`` is the document's text from the start of the cursor's line to the end of the
+    insertion, ``tail`` the text after the cursor (the first lines are enough). When the
+    insertion's last code line (with the rest of the cursor's line, if the insertion ends inside
+    it) ends with ``opener`` and the next code line after it is more than ``step`` columns deeper,
+    the body below belongs to a header the insertion did not write: ``for char in text:`` above
+    ``            if depth == 0:`` (12 columns, 8 deeper) lacks the ``if char == ")":`` between
+    them. Python accepts any deeper body and tree-sitter parses it, so only the indentation tells
+    (HumanEval multi-line infilling: every such answer in three shards of the full set failed its
+    tests). ``step``: the largest body step the document uses (:func:`block_steps`, at least
+    :func:`indent_unit`).
+    """
+    if head.endswith("\n"):
+        last_line = head[:-1].rsplit("\n", 1)[-1]
+        below = tail.split("\n")
+    else:
+        rest_of_line, _, after = tail.partition("\n")
+        last_line = (head + rest_of_line).rsplit("\n", 1)[-1]
+        below = after.split("\n")
+    lines = (head.rstrip("\n") if head.endswith("\n") else head).split("\n")[:-1] + [last_line]
+    last = next((line for line in reversed(lines) if _code_part(line, line_comment).strip()), None)
+    if last is None or not _code_part(last, line_comment).endswith(opener):
+        return False
+    following = next((line for line in below if _code_part(line, line_comment).strip()), None)
+    return following is not None and indent_width(following) - indent_width(last) > step

@@ -165,7 +165,7 @@ def test_opener_whose_body_is_already_below_is_one_line():
 
 # --- multi-line holes: look past the conservative end for the model repeating the code below ---
 
-from codex_ls.stops import body_floor, indent_unit, indentation_hint, indentation_levels  # noqa: E402
+from codex_ls.stops import block_steps, body_floor, indent_unit, indentation_hint, indentation_levels, skips_a_level  # noqa: E402
 
 
 def run_rule_finished(prefix, suffix, generated, look_past, floor=4):
@@ -472,3 +472,85 @@ def test_no_longer_answer_past_the_enclosing_body_or_when_none_fits():
     # line mode: nothing longer
     line_ctx = analyze_cursor("x = foo(", ")\n")
     assert StopRule(line_ctx, look_past=6).longer_cuts(0) == []
+
+
+@pytest.mark.parametrize(
+    "language, source, missing_level, whole",
+    [
+        (
+            "python",
+            "def count_vowels(words):\n    total = 0\n‸\n            total += 1\n    return total\n",
+            "    for word in words:\n",
+            "    for word in words:\n        for ch in word.lower():\n",
+        ),
+        (
+            "javascript",
+            "function countVowels(words) {\n  let total = 0;\n‸\n      total += 1;\n    }\n  }\n  return total;\n}\n",
+            "  for (const word of words) {\n",
+            "  for (const word of words) {\n    for (const ch of word) {\n",
+        ),
+        (
+            "go",
+            "package p\n\nfunc countVowels(words []string) int {\n\ttotal := 0\n‸\n\t\t\ttotal++\n\t\t}\n\t}\n\treturn total\n}\n",
+            "\tfor _, word := range words {\n",
+            "\tfor _, word := range words {\n\t\tfor range word {\n",
+        ),
+        (
+            "rust",
+            "fn count_vowels(words: &[&str]) -> usize {\n    let mut total = 0;\n‸\n            total += 1;\n        }\n    }\n    total\n}\n",
+            "    for word in words {\n",
+            "    for word in words {\n        for _ch in word.chars() {\n",
+        ),
+    ],
+)
+def test_an_answer_that_leaves_a_body_two_levels_below_its_header_is_refused(language, source, missing_level, whole):
+    """The code below is two levels deeper than the line above the hole: an answer that writes
+    one header leaves that body a level too deep (valid Python, and the brace languages' own
+    check counts the braces only), so it is refused; writing both headers fits."""
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    ext = {"python": "py", "javascript": "js", "go": "go", "rust": "rs"}[language]
+    doc = Document(f"file:///w/a.{ext}", text, 1, language)
+    check = insertion_checker(doc, offset)
+    assert not check(missing_level)
+    assert check(whole)
+    ctx = analyze_cursor(text[:offset], text[offset:], line_comment=doc.language.comment_prefix)
+    assert postprocess(missing_level, ctx, check) == ""
+    assert postprocess(whole, ctx, check) == whole.rstrip("\n")
+
+
+def test_a_two_level_body_is_allowed_where_the_document_uses_one():
+    """Some code indents a body by two steps (HumanEval/95's ``elif``); where the document does,
+    an answer may too."""
+    source = (
+        "def count(words, flags):\n    for f in flags:\n        if f:\n                print(f)\n"
+        "    total = 0\n‸\n            total += 1\n    return total\n"
+    )
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    check = insertion_checker(Document("file:///w/a.py", text, 1, "python"), offset)
+    assert check("    for word in words:\n")
+
+
+@pytest.mark.parametrize(
+    "head, tail, step, opener, expected",
+    [
+        ("    for w in ws:\n", "            n += 1\n", 4, ":", True),
+        ("    for w in ws:\n        if w:\n", "            n += 1\n", 4, ":", False),
+        ("    for w in ws:  # each word\n", "\n    # a comment\n            n += 1\n", 4, ":", True),  # comments are skipped
+        ("    for w in ws:\n", "            n += 1\n", 8, ":", False),  # the document's own two-step bodies
+        ("    n = f(a,\n", "            b)\n", 4, ":", False),  # a continuation line, no header
+        ("    for w in w", "s:\n            n += 1\n", 4, ":", True),  # the insertion ends inside the line
+        ("    for w in w", "s:\n        n += 1\n", 4, ":", False),
+        ("  if (a) {\n", "      b();\n", 2, "{", True),
+        ("  if (a) {\n", "    b();\n", 2, "{", False),
+    ],
+)
+def test_skips_a_level(head, tail, step, opener, expected):
+    assert skips_a_level(head, tail, step, opener) is expected
+
+
+def test_block_steps():
+    text = "def f(x):\n    if x:  # note\n            y()\n    # c\n    while x:\n\n        x -= 1\n    return x\n"
+    assert block_steps(text, ":") == {4, 8}
+    assert block_steps("function f() {\n  if (a) {\n    b();\n  }\n}\n", "{") == {2}
