@@ -619,9 +619,10 @@ def skips_a_level(head: str, tail: str, step: int, opener: str, line_comment: st
     the body below belongs to a header the insertion did not write: ``for char in text:`` above
     ``            if depth == 0:`` (12 columns, 8 deeper) lacks the ``if char == ")":`` between
     them. Python accepts any deeper body and tree-sitter parses it, so only the indentation tells
-    (HumanEval multi-line infilling: every such answer in three shards of the full set failed its
-    tests). ``step``: the largest body step the document uses (:func:`block_steps`, at least
-    :func:`indent_unit`).
+    (HumanEval multi-line infilling, ``--shard 1/12`` to ``3/12`` of the full set: 61 of the 65
+    answers with this fault failed their tests, 1 timed out). ``step``: the largest body step the
+    document uses (:func:`block_steps`, at least :func:`indent_unit`). Returns ``False`` when the
+    insertion does not end with a header or no code line follows.
     """
     if head.endswith("\n"):
         last_line = head[:-1].rsplit("\n", 1)[-1]
