@@ -9,6 +9,7 @@ The LSP handlers in :mod:`codex_ls.features` only convert types around it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -22,7 +23,7 @@ from codex_ls.postprocess import postprocess
 from codex_ls.context import OtherDocument, display_path, function_body_indent, import_lines, names_near, related_snippets, scope_end_line, scope_headers
 from codex_ls.prompt import FimPrompt, FimTemplate, RepoFormat, build_prompt, suffix_through_line
 from codex_ls.settings import CompletionSettings
-from codex_ls.stops import CursorContext, StopRule, analyze_cursor, block_steps, completion_floor, indent_unit, indent_width, indentation_hint, indentation_levels, skips_a_level
+from codex_ls.stops import CursorContext, StopRule, analyze_cursor, block_steps, completion_floor, header_body_jump, indent_unit, indent_width, indentation_hint, indentation_levels
 from codex_ls.syntax import python_indentation_error_lines, python_syntax_error_line, should_complete
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     deeper body whose opener is missing: the hole is part of the structure), any
     insertion that leaves a syntax error there or further down. In every language it refuses
     an insertion that ends with a block header whose body below is deeper than the document ever
-    indents a body (:func:`codex_ls.stops.skips_a_level`: a level is missing). ``None`` when the
+    indents a body (:func:`codex_ls.stops.header_body_jump`: a level is missing). ``None`` when the
     document has no tree-sitter grammar.
     """
     tree = doc.tree
@@ -172,12 +173,20 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
     line_start = text.rfind("\n", 0, offset) + 1
     opener = ":" if _is_python(doc) else "{"
     comment = doc.language.comment_prefix
-    # The body steps the document uses, above and below the cursor's line (not across the hole).
-    near_above = text[max(0, line_start - STEP_WINDOW_CHARS) : line_start]
-    below_start = text.find("\n", offset)
-    near_below = text[below_start + 1 : below_start + 1 + STEP_WINDOW_CHARS] if below_start != -1 else ""
-    step = max(block_steps(near_above, opener, comment) | block_steps(near_below, opener, comment) | {indent_width(indent_unit(text))})
     tail = text[offset : offset + STEP_WINDOW_CHARS]
+
+    @functools.cache
+    def body_step() -> int:
+        """The largest body step the document uses above and below the cursor's line (not
+        across the hole), at least its indentation unit; read only for an answer that ends with
+        a header whose body below is deeper than one unit."""
+        above_start = max(0, line_start - STEP_WINDOW_CHARS)
+        if above_start:
+            above_start = text.find("\n", above_start) + 1  # whole lines only
+        below_start = text.find("\n", offset)
+        near_below = text[below_start + 1 : below_start + 1 + STEP_WINDOW_CHARS] if below_start != -1 else ""
+        unit = indent_width(indent_unit(text))
+        return max(block_steps(text[above_start:line_start], opener, comment) | block_steps(near_below, opener, comment) | {unit})
     # tree-sitter's Python grammar accepts bad indentation (a body no deeper than its `if`,
     # an unexpected indent); CPython does not. Count those errors in the top-level
     # statement around the cursor, before and after the insertion.
@@ -201,8 +210,9 @@ def insertion_checker(doc: Document, offset: int) -> Callable[[str], bool] | Non
         new_tree = parser.parse(data[:start_byte] + ins + data[start_byte:], edited)
         if doc.error_count(new_tree) > base_errors:
             return False
-        if skips_a_level(text[line_start:offset] + insert, tail, step, opener, comment):
-            return False
+        jump = header_body_jump(text[line_start:offset] + insert, tail, opener, comment)
+        if jump and jump > body_step():
+            return False  # a level is missing (see codex_ls.stops.header_body_jump)
         if window is None:
             return True
         added = insert.count("\n")

@@ -609,31 +609,40 @@ def block_steps(text: str, opener: str, line_comment: str = "#") -> set[int]:
     return steps
 
 
-def skips_a_level(head: str, tail: str, step: int, opener: str, line_comment: str = "#") -> bool:
-    """Whether an insertion leaves a block header with its body too deep: a level is missing.
+def header_body_jump(head: str, tail: str, opener: str, line_comment: str = "#") -> int:
+    """How many columns deeper than an insertion's block header the next code line is (0 when
+    the insertion does not end with a header, no code line follows, or it is not deeper).
 
     ``head`` is the document's text from the start of the cursor's line to the end of the
-    insertion, ``tail`` the text after the cursor (the first lines are enough). When the
-    insertion's last code line (with the rest of the cursor's line, if the insertion ends inside
-    it) ends with ``opener`` and the next code line after it is more than ``step`` columns deeper,
-    the body below belongs to a header the insertion did not write: ``for char in text:`` above
-    ``            if depth == 0:`` (12 columns, 8 deeper) lacks the ``if char == ")":`` between
-    them. Python accepts any deeper body and tree-sitter parses it, so only the indentation tells
-    (HumanEval multi-line infilling, ``--shard 1/12`` to ``3/12`` of the full set: 61 of the 65
-    answers with this fault failed their tests, 1 timed out). ``step``: the largest body step the
-    document uses (:func:`block_steps`, at least :func:`indent_unit`). Returns ``False`` when the
-    insertion does not end with a header or no code line follows.
+    insertion, ``tail`` the text after the cursor. The insertion's last code line (with the rest
+    of the cursor's line, if the insertion ends inside it) is the header when it ends with
+    ``opener`` (``":"`` in Python, ``"{"`` in brace languages). Only the lines of ``tail`` up to
+    its first code line are read.
+
+    A jump larger than every body step the document uses (:func:`block_steps`, at least
+    :func:`indent_unit`) means a level is missing: the body below belongs to a header the
+    insertion did not write (``for char in text:`` above ``            if depth == 0:``, 12
+    columns, 8 deeper, lacks the ``if char == ")":`` between them). Python accepts any deeper
+    body and tree-sitter parses it, so only the indentation tells (HumanEval multi-line
+    infilling, ``--shard 1/12`` to ``3/12`` of the full set: 61 of the 65 answers with this fault
+    failed their tests, 1 timed out).
     """
     if head.endswith("\n"):
-        last_line = head[:-1].rsplit("\n", 1)[-1]
-        below = tail.split("\n")
+        upto, below = head[:-1], tail
     else:
-        rest_of_line, _, after = tail.partition("\n")
-        last_line = (head + rest_of_line).rsplit("\n", 1)[-1]
-        below = after.split("\n")
-    lines = (head.rstrip("\n") if head.endswith("\n") else head).split("\n")[:-1] + [last_line]
-    last = next((line for line in reversed(lines) if _code_part(line, line_comment).strip()), None)
+        rest_of_line, _, below = tail.partition("\n")
+        upto = head + rest_of_line
+    last = next((line for line in reversed(upto.split("\n")) if _code_part(line, line_comment)), None)
     if last is None or not _code_part(last, line_comment).endswith(opener):
-        return False
-    following = next((line for line in below if _code_part(line, line_comment).strip()), None)
-    return following is not None and indent_width(following) - indent_width(last) > step
+        return 0
+    start = 0
+    while start <= len(below):
+        end = below.find("\n", start)
+        line = below[start:] if end == -1 else below[start:end]
+        if _code_part(line, line_comment):
+            return max(0, indent_width(line) - indent_width(last))
+        if end == -1:
+            break
+        start = end + 1
+    return 0
+

@@ -165,7 +165,7 @@ def test_opener_whose_body_is_already_below_is_one_line():
 
 # --- multi-line holes: look past the conservative end for the model repeating the code below ---
 
-from codex_ls.stops import block_steps, body_floor, indent_unit, indentation_hint, indentation_levels, skips_a_level  # noqa: E402
+from codex_ls.stops import block_steps, body_floor, header_body_jump, indent_unit, indentation_hint, indentation_levels  # noqa: E402
 
 
 def run_rule_finished(prefix, suffix, generated, look_past, floor=4):
@@ -537,6 +537,7 @@ def test_a_two_level_body_is_allowed_where_the_document_uses_one():
     [
         ("    for w in ws:\n", "            n += 1\n", 4, ":", True),
         ("    for w in ws:\n        if w:\n", "            n += 1\n", 4, ":", False),
+        ("    for w in ws:\n\n", "            n += 1\n", 4, ":", True),  # a blank line ends the insertion
         ("    for w in ws:  # each word\n", "\n    # a comment\n            n += 1\n", 4, ":", True),  # comments are skipped
         ("    for w in ws:\n", "            n += 1\n", 8, ":", False),  # the document's own two-step bodies
         ("    n = f(a,\n", "            b)\n", 4, ":", False),  # a continuation line, no header
@@ -546,8 +547,8 @@ def test_a_two_level_body_is_allowed_where_the_document_uses_one():
         ("  if (a) {\n", "    b();\n", 2, "{", False),
     ],
 )
-def test_skips_a_level(head, tail, step, opener, expected):
-    assert skips_a_level(head, tail, step, opener) is expected
+def test_header_body_jump_beyond_the_step_is_a_missing_level(head, tail, step, opener, expected):
+    assert (header_body_jump(head, tail, opener) > step) is expected
 
 
 def test_block_steps():
