@@ -132,7 +132,40 @@ def shard_of(tasks: list[dict], spec: str) -> list[dict]:
 
 
 # the keys that must agree for shards' results to be one table
-MERGE_KEYS = ("set", "seed", "limit", "model", "hole", "max_tokens", "timeout_ms", "settings")
+MERGE_KEYS = ("set", "seed", "limit", "model", "hole", "max_tokens", "timeout_ms", "settings", "code")
+
+#: What decides a completion: the server package, its tree-sitter queries and the model registry.
+CODE_PATHS = ("codex_ls", "grammars", "models")
+
+
+def code_version(root: Path = ROOT) -> str | None:
+    """The version of the code that answers, as ``git rev-parse HEAD:<path>`` of each of
+    :data:`CODE_PATHS` joined (three 40-hex tree ids, comma-separated), plus ``"+dirty"`` when
+    ``git status`` shows a change under them. Commits that touch only the benchmark, the tests or
+    the README keep it, so shards run on such commits still merge; ``None`` outside a git checkout.
+    Written into ``--json`` and checked by ``--merge`` (a key of :data:`MERGE_KEYS`)."""
+    try:
+        trees = subprocess.run(["git", "rev-parse", *(f"HEAD:{p}" for p in CODE_PATHS)], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.split()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *CODE_PATHS], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return ",".join(trees) + ("+dirty" if dirty else "")
+
+
+def read_json(path: Path) -> dict:
+    """A ``--json`` file, gzip-compressed when its name ends in ``.gz``. Raises ``OSError`` or
+    ``ValueError`` (not JSON)."""
+    data = Path(path).read_bytes()
+    return json.loads(gzip.decompress(data) if str(path).endswith(".gz") else data)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write ``payload`` as the ``--json`` file ``path``, gzip-compressed (``mtime`` 0, so the same
+    payload gives the same bytes) when its name ends in ``.gz``."""
+    data = json.dumps(payload, indent=1).encode("utf-8")
+    Path(path).write_bytes(gzip.compress(data, mtime=0) if str(path).endswith(".gz") else data)
 
 
 def merge_payloads(payloads: list[dict]) -> tuple[dict, dict[str, list[TaskResult]]]:
@@ -140,8 +173,9 @@ def merge_payloads(payloads: list[dict]) -> tuple[dict, dict[str, list[TaskResul
     strategies) into one set of rows: ``(meta, rows)``, where ``meta`` holds the shared
     :data:`MERGE_KEYS`, the summed ``wall_s`` and the ``shards`` seen, and ``rows`` maps each
     strategy to its results in the sample's order. Raises ``ValueError`` when the files disagree
-    on a key of :data:`MERGE_KEYS` (a file without ``settings`` counts as none) or when one task
-    of one strategy is in two files."""
+    on a key of :data:`MERGE_KEYS` (a file without ``settings`` counts as none; ``code`` is
+    :func:`code_version`, so shards of different server code do not merge) or when one task of
+    one strategy is in two files."""
     if not payloads:
         raise ValueError("nothing to merge")
 
@@ -518,7 +552,7 @@ def report(rows: dict[str, list[TaskResult]], check: bool = False) -> str:
 def merge_main(paths: list[Path]) -> int:
     """``--merge``: print one table from the ``--json`` files of shards (:func:`merge_payloads`)."""
     try:
-        meta, rows = merge_payloads([json.loads(Path(p).read_text(encoding="utf-8")) for p in paths])
+        meta, rows = merge_payloads([read_json(p) for p in paths])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"--merge: {exc}", file=sys.stderr)
         return 2
@@ -530,6 +564,7 @@ def merge_main(paths: list[Path]) -> int:
     if "canonical" not in rows:
         print(f"model: {meta['model']}  maxTokens: {meta['max_tokens']}  timeoutMs: {meta['timeout_ms']}"
               + (f"  settings: {' '.join(meta['settings'])}" if meta["settings"] else ""))
+    print(f"code: {meta['code']}")
     print(f"total wall time of the runs: {meta['wall_s']:.1f} s")
     print()
     print(report(rows, check="canonical" in rows))
@@ -554,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", metavar="K/N", help="run only every N-th task of the sample, from the K-th (1-based), after --limit/--seed and --only; join the --json files with --merge")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON", help="print one table from the --json files of shards (no run)")
     parser.add_argument("--check", action="store_true", help="score the canonical solutions (no server); must be 100%%")
-    parser.add_argument("--json", type=Path, help="write per-task results here")
+    parser.add_argument("--json", type=Path, help="write per-task results here (gzip-compressed if the name ends in .gz)")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", help="extra server setting for every strategy, e.g. completion.fimOrder=spm (repeatable)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each completion to stderr")
     args = parser.parse_args(argv)
@@ -567,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown strategies: {', '.join(unknown) or '(none)'}")
 
     started = time.perf_counter()
+    code = code_version()  # the code that answers, read before the run
     load_at_start = "%.2f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else "n/a"
     tasks = sample_tasks(load_tasks(args.which), args.limit, args.seed)
     if args.only:
@@ -618,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"model: {model_label(args.model)}  maxTokens: {args.max_tokens}  timeoutMs: {args.timeout_ms}  "
               + "model load s: " + ", ".join(f"{s} {v:.1f}" for s, v in loads.items()))
+    print(f"code: {code}")
     print(f"total wall time: {wall:.1f} s  (load average at start: {load_at_start})")
     print()
     print(report(rows, args.check))
@@ -626,10 +663,10 @@ def main(argv: list[str] | None = None) -> int:
         payload = {
             "set": args.which, "seed": args.seed, "limit": args.limit, "model": model_label(args.model),
             "hole": args.hole, "max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms, "wall_s": wall,
-            "settings": args.setting, "shard": args.shard, "only": args.only,
+            "settings": args.setting, "shard": args.shard, "only": args.only, "code": code,
             "results": {s: [asdict(r) for r in rs] for s, rs in rows.items()},
         }
-        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        write_json(args.json, payload)
     if args.check:
         return 0 if all(r.status == "pass" for r in rows["canonical"]) else 1
     return 0

@@ -143,5 +143,25 @@ def test_merge_joins_shards_into_the_table_of_the_whole_sample(capsys, tmp_path)
     (tmp_path / "c.json").write_text(json.dumps(other_seed))
     assert he.main(["--merge", str(a), str(tmp_path / "c.json")]) == 2
     assert "disagree on seed" in capsys.readouterr().err
+    assert json.loads(a.read_text())["code"] == he.code_version()
+    (tmp_path / "d.json").write_text(json.dumps(json.loads(b.read_text()) | {"code": "another tree"}))
+    assert he.main(["--merge", str(a), str(tmp_path / "d.json")]) == 2  # other server code
+    assert "disagree on code" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         he.main(["--check", "--set", "single", "--limit", "5", "--shard", "3/2"])
+
+
+@needs_data
+def test_json_ending_in_gz_is_compressed_and_merges(capsys, tmp_path):
+    import gzip
+    import json
+
+    a, b = tmp_path / "a.json.gz", tmp_path / "b.json"
+    assert he.main(["--check", "--set", "multi", "--limit", "4", "--shard", "1/2", "--json", str(a)]) == 0
+    assert he.main(["--check", "--set", "multi", "--limit", "4", "--shard", "2/2", "--json", str(b)]) == 0
+    payload = json.loads(gzip.decompress(a.read_bytes()))
+    assert [r["status"] for r in payload["results"]["canonical"]] == ["pass", "pass"]
+    assert he.read_json(a) == payload
+    capsys.readouterr()
+    assert he.main(["--merge", str(a), str(b)]) == 0
+    assert "| canonical | 4 | 100.0% (4/4) |" in capsys.readouterr().out
