@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from codex_ls.stops import CursorContext, is_distinctive
+from codex_ls.stops import CursorContext, indent_width, is_distinctive
 
 _FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*$", re.MULTILINE)
 
@@ -44,7 +44,15 @@ def strip_fences(text: str) -> str:
 
 
 def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
-    """Cut the part of ``text`` that repeats what already follows the cursor."""
+    """Cut the part of ``text`` that repeats what already follows the cursor: the rest of the
+    cursor's line (line mode), or, from a line of ``text`` that is the first code line below
+    the cursor (:attr:`~codex_ls.stops.CursorContext.next_lines`) at the same indentation
+    width (columns, :func:`~codex_ls.stops.indent_width`), everything from that line on.
+
+    The same code at another indentation is not a repeat but a line of the answer: in
+    ``if n < 2:`` / hole / ``            return False``, the answer ``        return False``
+    (8 columns) is the body the hole lacks, and the one below belongs to a block the answer
+    goes on to open."""
     rest = ctx.line_suffix.strip()
     if ctx.mode == "line" and rest:
         stripped = text.rstrip()
@@ -54,9 +62,10 @@ def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
     if ctx.next_lines and is_distinctive(ctx.next_lines[0]):
         lines = text.split("\n")
         target = ctx.next_lines[0].strip()
+        width = indent_width(ctx.next_lines[0])
         for i, line in enumerate(lines):
             whole = ctx.line_prefix + line if i == 0 else line
-            if (i > 0 or ctx.mode == "block") and whole.strip() == target:
+            if (i > 0 or ctx.mode == "block") and whole.strip() == target and indent_width(whole) == width:
                 return "\n".join(lines[:i])
     return text
 

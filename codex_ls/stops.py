@@ -522,8 +522,10 @@ def indentation_hint(prefix: str, ctx: CursorContext, unit: str) -> str | None:
     * ``prev`` ends a docstring: the body goes on at the docstring's level.
 
     Returns the whitespace string, or ``None`` when the indentation is the
-    model's choice (a dedent may end a block there). Python only; brace
-    languages do not need it.
+    model's choice (a dedent may end a block there), and always ``None`` when
+    ``prev`` leaves a bracket open (``value_map = {``): the new line continues
+    that expression, where the block rules above do not apply. Python only;
+    brace languages do not need it.
     """
     if ctx.mode != "block" or ctx.line_prefix.strip():
         return None
@@ -536,6 +538,8 @@ def indentation_hint(prefix: str, ctx: CursorContext, unit: str) -> str | None:
     following = ctx.next_lines[0] if ctx.next_lines else None
     next_w = indent_width(following) if following is not None else None
     prev_w = indent_width(prev)
+    if bracket_scan(code, 0, "#")[1] > 0:
+        return None  # inside the brackets prev opened
     if code.endswith(":") and not code.lstrip().startswith(("#", "lambda")):
         body = prev_ws + unit
         if following is not None and prev_w < next_w < indent_width(body):

@@ -123,6 +123,46 @@ def test_suffix_duplicate_lines_dropped_in_python():
     assert finish("py", src, "result = w * h\n    return result\n") == "result = w * h"
 
 
+def checked(language: str, source: str, answer: str) -> str:
+    """Post-processing with the tree-sitter check of an answer the rule has already cut."""
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    doc = Document(f"file:///t.{language}", text, 1, language)
+    ctx = analyze_cursor(text[:offset], text[offset:], line_comment=doc.language.comment_prefix)
+    return postprocess(answer, ctx, insertion_checker(doc, offset))
+
+
+# The hole lacks the end of one block and the start of the next; the code below the cursor is
+# the next block's body, and the answer's first line is the same code one level up.
+SAME_CODE_AT_ANOTHER_LEVEL = {
+    "py": (
+        "def is_prime(n):\n    if n < 2:\n‸            return False\n    return True\n",
+        "        return False\n    for k in range(2, n):\n        if n % k == 0:",
+    ),
+    "js": (
+        "function isPrime(n) {\n  if (n < 2) {\n‸      return false;\n    }\n  }\n  return true;\n}\n",
+        "    return false;\n  }\n  for (let k = 2; k < n; k++) {\n    if (n % k === 0) {",
+    ),
+    "go": (
+        "package main\n\nfunc isPrime(n int) bool {\n\tif n < 2 {\n‸\t\t\treturn false\n\t\t}\n\t}\n\treturn true\n}\n",
+        "\t\treturn false\n\t}\n\tfor k := 2; k < n; k++ {\n\t\tif n%k == 0 {",
+    ),
+    "rs": (
+        "fn is_prime(n: u32) -> bool {\n    if n < 2 {\n‸            return false;\n        }\n    }\n    true\n}\n",
+        "        return false;\n    }\n    for k in 2..n {\n        if n % k == 0 {",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAME_CODE_AT_ANOTHER_LEVEL))
+def test_the_code_below_at_another_indentation_is_not_a_repeat(language):
+    source, answer = SAME_CODE_AT_ANOTHER_LEVEL[language]
+    assert checked(language, source, answer) == answer + "\n"
+    # At the indentation of the code below, the same line is a repeat: it and what follows go.
+    below = source.split(CURSOR)[1].split("\n")[0]
+    assert checked(language, source, answer + "\n" + below + "\n" + answer) == answer + "\n"
+
+
 def test_rest_of_line_duplicate_dropped_in_javascript():
     src = "if (isReady(‸)) {\n  start();\n}\n"
     assert finish("js", src, "config)) {") == "config"
@@ -226,6 +266,10 @@ def test_indent_unit():
         ('def f(x):\n    """Doc."""\n', "\n", "    "),  # after the docstring
         ("def f(x):\n    a = 1\n", "    b()\n", None),  # a dedent may end a block: the model's choice
         ("def f(x):\n    a = 1\n", "b()\n", None),
+        # inside brackets the previous line opened, the block rules do not apply
+        ("def f(x):\n    names = {\n", "        'six': 6,\n    }\n", None),
+        ("def f(x):\n    total = add(x,  # two terms\n", "            1)\n", None),
+        ("def f(x):\n    names = {'one': 1}  # {\n", "        b()\n", "    "),  # closed; a comment opens nothing
     ],
 )
 def test_indentation_hint(prefix, suffix, expected):
