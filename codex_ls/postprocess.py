@@ -46,13 +46,16 @@ def strip_fences(text: str) -> str:
 def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
     """Cut the part of ``text`` that repeats what already follows the cursor: the rest of the
     cursor's line (line mode), or, from a line of ``text`` that is the first code line below
-    the cursor (:attr:`~codex_ls.stops.CursorContext.next_lines`) at the same indentation
-    width (columns, :func:`~codex_ls.stops.indent_width`), everything from that line on.
+    the cursor (:attr:`~codex_ls.stops.CursorContext.next_lines`), everything from that line
+    on.
 
-    The same code at another indentation is not a repeat but a line of the answer: in
+    Such a line at another indentation width (columns, :func:`~codex_ls.stops.indent_width`)
+    that more code of the answer follows is not a repeat but a line of the answer: in
     ``if n < 2:`` / hole / ``            return False``, the answer ``        return False``
-    (8 columns) is the body the hole lacks, and the one below belongs to a block the answer
-    goes on to open."""
+    (8 columns), ``    for k in range(2, n):``, ``        if n % k == 0:`` fills the body the
+    hole lacks, and the line below belongs to the block the answer goes on to open. As the
+    answer's last line it is taken for a repeat (a one-line answer that only copies the line
+    below one level deeper is wrong far more often than not)."""
     rest = ctx.line_suffix.strip()
     if ctx.mode == "line" and rest:
         stripped = text.rstrip()
@@ -65,8 +68,9 @@ def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
         width = indent_width(ctx.next_lines[0])
         for i, line in enumerate(lines):
             whole = ctx.line_prefix + line if i == 0 else line
-            if (i > 0 or ctx.mode == "block") and whole.strip() == target and indent_width(whole) == width:
-                return "\n".join(lines[:i])
+            if (i > 0 or ctx.mode == "block") and whole.strip() == target:
+                if indent_width(whole) == width or not any(rest.strip() for rest in lines[i + 1 :]):
+                    return "\n".join(lines[:i])
     return text
 
 

@@ -161,6 +161,9 @@ def test_the_code_below_at_another_indentation_is_not_a_repeat(language):
     # At the indentation of the code below, the same line is a repeat: it and what follows go.
     below = source.split(CURSOR)[1].split("\n")[0]
     assert checked(language, source, answer + "\n" + below + "\n" + answer) == answer + "\n"
+    # As the answer's last line, the code below at another indentation counts as a repeat too.
+    first = answer.split("\n")[0]
+    assert checked(language, source, first) == ""
 
 
 def test_rest_of_line_duplicate_dropped_in_javascript():
