@@ -69,7 +69,7 @@ def drop_suffix_overlap(text: str, ctx: CursorContext) -> str:
         for i, line in enumerate(lines):
             whole = ctx.line_prefix + line if i == 0 else line
             if (i > 0 or ctx.mode == "block") and whole.strip() == target:
-                if indent_width(whole) == width or not any(rest.strip() for rest in lines[i + 1 :]):
+                if indent_width(whole) == width or not any(later.strip() for later in lines[i + 1 :]):
                     return "\n".join(lines[:i])
     return text
 
