@@ -478,15 +478,39 @@ def _cut_line_start(text: str, index: int) -> int:
 
 def indent_unit(text: str, default: int = 4, window_lines: int = 400) -> str:
     """The document's indentation step: ``"\\t"`` if lines indent with tabs, else the most
-    common positive indentation increase (in spaces) between consecutive code lines.
+    common positive indentation increase (in spaces, 1 to 8) from the start of a statement
+    that opens a block (its code ends with ``:`` or ``{``) to the next code line; ties go to
+    the smaller step.
 
-    Only the first ``window_lines`` lines are read; ``" " * default`` when none indents.
+    Only block openers count because the other increases are not steps: continuation lines
+    inside an open ``(`` or ``[`` (``num = [1, 4,`` then 11 spaces; a parameter list) and
+    the indented examples of a docstring. Continuation lines and lines inside a
+    triple-quoted string are skipped (a statement's indentation is that of its first line).
+    Without any block opener, every increase between consecutive code lines counts. Only
+    the first ``window_lines`` lines are read; ``" " * default`` when none indents.
     """
-    counts: dict[int, int] = {}
+    after_opener: dict[int, int] = {}
+    any_increase: dict[int, int] = {}
     tabs = spaces = 0
     prev: int | None = None
+    opener = False
+    in_string = False
+    depth = 0  # ( and [ left open by the lines so far; braces are block delimiters in C-like code
     for line in text.split("\n", window_lines)[:window_lines]:
+        quotes = line.count('"""') + line.count("'''")
+        if in_string:
+            in_string = quotes % 2 == 0  # the line that closes the string is inside it too
+            continue
         if not line.strip():
+            continue
+        code = _code_part(_code_part(line, "#"), "//")
+        if not code:
+            continue  # a comment line
+        continued = depth > 0
+        _, depth, _ = bracket_scan(code.translate(_NO_BRACES), depth, "")
+        in_string = quotes % 2 == 1
+        if continued:
+            opener = opener or (not in_string and code.endswith((":", "{")))
             continue
         if line.startswith("\t"):
             tabs += 1
@@ -494,13 +518,20 @@ def indent_unit(text: str, default: int = 4, window_lines: int = 400) -> str:
             spaces += 1
         width = indent_width(line)
         if prev is not None and 0 < width - prev <= 8:
-            counts[width - prev] = counts.get(width - prev, 0) + 1
+            any_increase[width - prev] = any_increase.get(width - prev, 0) + 1
+            if opener:
+                after_opener[width - prev] = after_opener.get(width - prev, 0) + 1
         prev = width
+        opener = not in_string and code.endswith((":", "{"))
     if tabs > spaces:
         return "\t"
+    counts = after_opener or any_increase
     if not counts:
         return " " * default
     return " " * max(counts, key=lambda k: (counts[k], -k))
+
+
+_NO_BRACES = str.maketrans("{}", "  ")
 
 
 _DOCSTRING_END = ('"""', "'''")

@@ -259,6 +259,40 @@ def test_indent_unit():
     assert indent_unit("x = 1\n") == "    "
 
 
+def test_indent_unit_ignores_continuation_lines_and_docstrings():
+    # Written for this test: a list continued under its bracket (7 columns deeper) and a
+    # docstring whose examples are indented 2 and 3 columns; the block step is 4.
+    python = (
+        "def to_roman(number):\n"
+        '    """Roman numeral of number.\n'
+        "\n"
+        "    Example:\n"
+        "      to_roman(4) == 'IV'\n"
+        "    Notes:\n"
+        "       no zero\n"
+        '    """\n'
+        "    num = [1, 4, 5, 9,\n"
+        "           10, 40, 50]\n"
+        '    sym = ["I", "IV", "V", "IX",\n'
+        '           "X", "XL", "L"]\n'
+        "    while number:\n"
+        "        number -= 1\n"
+    )
+    assert indent_unit(python) == "    "
+    javascript = (
+        "function total(items,\n"
+        "               tax) {\n"
+        "  const sum = items.reduce((a, b) => a + b,\n"
+        "                           0);\n"
+        "  return sum * tax;\n"
+        "}\n"
+    )
+    assert indent_unit(javascript) == "  "
+    # lines inside brackets are not steps; without a block opener any other increase counts
+    assert indent_unit("x = [\n        1,\n]\n") == "    "
+    assert indent_unit("title\n  first\n  second\n") == "  "
+
+
 @pytest.mark.parametrize(
     "prefix, suffix, expected",
     [
