@@ -8,9 +8,7 @@ the request's range and never calls the model.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +16,7 @@ import tree_sitter
 
 from codex_ls.documents import Document
 from codex_ls.queries import load_query
+from codex_ls.stops import indent_unit as stops_indent_unit
 
 ActionKind = Literal["generate", "implement", "edit"]
 GENERATE: ActionKind = "generate"
@@ -155,33 +154,9 @@ class _Source:
 
 
 def indent_unit(text: str, language: str) -> str:
-    """One indentation level of ``text``: ``"\\t"`` when tabs lead most indented lines, else the
-    most common step between the indentations of consecutive lines (2, 4 ... spaces); the
-    language's usual unit when nothing is indented."""
-    tabs = spaces = 0
-    steps: Counter[int] = Counter()
-    prev = 0
-    for line in text.split("\n", 2000)[:2000]:
-        if not line.strip():
-            continue
-        ws = line[: len(line) - len(line.lstrip(" \t"))]
-        if ws.startswith("\t"):
-            tabs += 1
-            continue
-        width = len(ws)
-        if width:
-            spaces += 1
-        if width > prev:
-            steps[width - prev] += 1
-        prev = width
-    if tabs > spaces:
-        return "\t"
-    if steps:
-        common = [s for s, _ in steps.most_common(3) if s in (2, 3, 4, 8)]
-        if common:
-            return " " * common[0]
-        return " " * math.gcd(*steps)
-    return _DEFAULT_UNIT.get(language, "    ")
+    """One indentation level of ``text`` (:func:`codex_ls.stops.indent_unit`: tabs, or the most
+    common step into a block body); the language's usual unit when nothing is indented."""
+    return stops_indent_unit(text, default=0) or _DEFAULT_UNIT.get(language, "    ")
 
 
 def comment_text(raw: str) -> str:
