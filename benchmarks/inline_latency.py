@@ -80,8 +80,8 @@ async def run(path: Path, requests: int, model: str | None) -> int:
         final = await session.inline_completion(uri, chosen[0][0], chosen[0][1])
         alive = final is not None
     print(f"file: {path}  requests: {len(latencies)}  model load: {load_s * 1000:.0f} ms")
-    print(f"| requests | non-empty | parse ok | median ms | p95 ms | max ms | served after all |")
-    print(f"|---:|---:|---:|---:|---:|---:|---|")
+    print("| requests | non-empty | parse ok | median ms | p95 ms | max ms | served after all |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
     print(
         f"| {len(latencies)} | {shown} ({shown / len(latencies):.0%}) | {parse_ok}/{shown} | "
         f"{statistics.median(latencies):.0f} | {percentile(latencies, 0.95):.0f} | {max(latencies):.0f} | {'yes' if alive else 'NO'} |"

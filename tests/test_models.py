@@ -349,8 +349,6 @@ def test_atomic_when_a_part_disappears_midway(fake):
 
 
 def test_atomic_when_an_exception_happens(fake):
-    spec = fake["spec"]
-
     def progress(done, total):
         if done > 10:
             raise KeyboardInterrupt
