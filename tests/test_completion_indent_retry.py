@@ -139,8 +139,16 @@ def test_an_answer_that_leaves_a_name_unbound_is_asked_for_again(engine, monkeyp
     with monkeypatch.context() as m:
         m.setattr(completion, "name_checker", lambda doc, offset: None)
         first = _complete(engine, source)
-    assert first.text.strip() and not check(first.text), first.text
+    assert first.text.strip(), first.text
     answer = _complete(engine, source)
+    if check(first.text):
+        # The first answer already binds the name (on AVX2-only CPUs the greedy answer for VOWELS
+        # is `    n = 0`; AVX-512 builds write a line that does not): nothing is asked again,
+        # the first answer is shown as it is. MEAN_LENGTH's first answer leaves `total` unbound
+        # on both, so the retry below is tested on every machine.
+        assert source is not MEAN_LENGTH, first.text
+        assert answer.text == first.text
+        return
     assert answer.text.startswith(f"    {name} = ") and check(answer.text), answer.text
     assert answer.generation.mean_logprob is not None and answer.generation.mean_logprob >= completion.NAMES_MIN_LOGPROB
     with monkeypatch.context() as m:
