@@ -231,11 +231,67 @@ def test_look_past_keeps_every_line_before_the_model_repeats_the_suffix():
     assert run_rule_finished(XOR_PREFIX, XOR_SUFFIX, gen, look_past=0) == "        return '0'"
 
 
-def test_look_past_stops_on_a_partial_repeat_before_the_line_is_finished():
+def test_look_past_judges_a_repeat_at_the_end_of_its_line():
     rule = StopRule(analyze_cursor(XOR_PREFIX, XOR_SUFFIX), floor=4, look_past=6)
-    assert rule("        return '0'\n    else:\n        return '") is None  # too short to tell
-    cut = rule("        return '0'\n    else:\n        return '1'")
+    assert rule("        return '0'\n    else:\n        return '") is None
+    assert rule("        return '0'\n    else:\n        return '1'") is None  # not judged before its end
+    cut = rule("        return '0'\n    else:\n        return '1'\n")
     assert cut == len("        return '0'\n    else:")
+    # generation cut by its token limit: a long enough prefix of the target counts
+    text = "        return '0'\n    else:\n        return '1'"
+    assert rule.decide(text, finished=True) == len("        return '0'\n    else:")
+    assert rule.decide("        return '0'\n    else:\n        return '", finished=True) == len("        return '0'")
+
+
+@pytest.mark.parametrize(
+    "language, source, generated, kept",
+    [
+        (  # HumanEval/81's shape: arms that begin like the arm below the hole
+            "python",
+            "def grade(gpa):\n    out = []\n    if gpa == 4.0:\n        out.append('A+')\n‸\n        out.append('C')\n    return out\n",
+            "    elif gpa > 3.7:\n        out.append('A')\n    elif gpa > 2.0:\n        out.append('C')\n    return out\n",
+            "    elif gpa > 3.7:\n        out.append('A')\n    elif gpa > 2.0:",
+        ),
+        (  # HumanEval/129's shape: neighbours of a grid cell, one line each
+            "python",
+            "def cells(g, i, j):\n    temp = []\n    temp.append(g[i - 1][j])\n‸\n    temp.append(g[i][j + 1])\n    return temp\n",
+            "    temp.append(g[i + 1][j])\n    temp.append(g[i][j - 1])\n    temp.append(g[i][j + 1])\n",
+            "    temp.append(g[i + 1][j])\n    temp.append(g[i][j - 1])",
+        ),
+        (
+            "javascript",
+            "function cells(g, i, j) {\n  const temp = [];\n  temp.push(g[i - 1][j]);\n‸\n  temp.push(g[i][j + 1]);\n  return temp;\n}\n",
+            "  temp.push(g[i + 1][j]);\n  temp.push(g[i][j - 1]);\n  temp.push(g[i][j + 1]);\n",
+            "  temp.push(g[i + 1][j]);\n  temp.push(g[i][j - 1]);",
+        ),
+        (
+            "go",
+            "package g\n\nfunc cells(g [][]int, i, j int) []int {\n\ttemp := []int{}\n\ttemp = append(temp, g[i-1][j])\n‸\n\ttemp = append(temp, g[i][j+1])\n\treturn temp\n}\n",
+            "\ttemp = append(temp, g[i+1][j])\n\ttemp = append(temp, g[i][j-1])\n\ttemp = append(temp, g[i][j+1])\n",
+            "\ttemp = append(temp, g[i+1][j])\n\ttemp = append(temp, g[i][j-1])",
+        ),
+        (
+            "rust",
+            "fn cells(g: &[Vec<i32>], i: usize, j: usize) -> Vec<i32> {\n    let mut temp = vec![];\n    temp.push(g[i - 1][j]);\n‸\n    temp.push(g[i][j + 1]);\n    temp\n}\n",
+            "    temp.push(g[i + 1][j]);\n    temp.push(g[i][j - 1]);\n    temp.push(g[i][j + 1]);\n",
+            "    temp.push(g[i + 1][j]);\n    temp.push(g[i][j - 1]);",
+        ),
+    ],
+)
+def test_look_past_keeps_lines_that_only_begin_like_the_code_below(language, source, generated, kept):
+    """Repetitive code: a generated line that begins like the first line below the hole (12+
+    characters in common) but ends otherwise is part of the hole, not a repeat."""
+    offset = source.index(CURSOR)
+    text = source.replace(CURSOR, "")
+    comment = "#" if language == "python" else "//"
+    rule = StopRule(analyze_cursor(text[:offset], text[offset:], line_comment=comment), floor=1, look_past=6)
+    got = None
+    for i in range(1, len(generated) + 1):  # token by token (here: char by char), as the engine feeds it
+        cut = rule(generated[:i])
+        if cut is not None:
+            got = generated[:i][:cut]
+            break
+    assert got == kept
 
 
 def test_look_past_without_a_repeat_keeps_the_conservative_end():
