@@ -692,3 +692,20 @@ def test_block_steps():
     text = "def f(x):\n    if x:  # note\n            y()\n    # c\n    while x:\n\n        x -= 1\n    return x\n"
     assert block_steps(text, ":") == {4, 8}
     assert block_steps("function f() {\n  if (a) {\n    b();\n  }\n}\n", "{") == {2}
+
+
+def test_the_server_looks_past_far_enough_for_a_ten_line_hole():
+    """HumanEval/81's shape with a long hole: after the first header (the conservative end: the
+    code below is deeper, so it reads as that header's body) the model writes ten more lines
+    before it repeats the line below the hole; the server's look-past (``LOOK_PAST_LINES``) keeps
+    all of them. At 6 (its earlier value) only that header would be shown."""
+    from codex_ls.completion import LOOK_PAST_LINES
+
+    prefix = "def grade(gpa):\n    out = []\n    if gpa == 4.0:\n        out.append('A+')\n"
+    suffix = "        out.append('E')\n    return out\n"
+    arms = [("3.7", "A"), ("3.3", "A-"), ("3.0", "B+"), ("2.7", "B"), ("2.3", "B-")]
+    hole = "".join(f"    elif gpa > {g}:\n        out.append('{l}')\n" for g, l in arms) + "    else:\n"
+    generated = hole + suffix
+    got = run_rule_finished(prefix, suffix, generated, look_past=LOOK_PAST_LINES)
+    assert got == hole.rstrip("\n")
+    assert run_rule_finished(prefix, suffix, generated, look_past=6) == "    elif gpa > 3.7:"
