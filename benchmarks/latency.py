@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import platform
@@ -1027,7 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh servers per file for the cold scenario")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds to wait for one answer")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="write the per-request rows and the summary here")
+    parser.add_argument("--json", type=Path, help="write the per-request rows and the summary here (gzip-compressed if the name ends in .gz)")
     args = parser.parse_args(argv)
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     unknown = set(scenarios) - set(SCENARIOS)
@@ -1072,7 +1073,11 @@ def main(argv: list[str] | None = None) -> int:
         "eval = prompt tokens evaluated (not found in the KV cache)."
     )
     if args.json:
-        args.json.write_text(json.dumps({"header": header(cfg), "summary": summary, "rss_bytes": result.rss, "load_ms": result.load_ms, "model_path": result.model_path, "rows": [asdict(r) for r in result.rows]}, indent=1))
+        text = json.dumps({"header": header(cfg), "summary": summary, "rss_bytes": result.rss, "load_ms": result.load_ms, "model_path": result.model_path, "rows": [asdict(r) for r in result.rows]}, indent=1)
+        if args.json.suffix == ".gz":  # as humaneval_infilling.py: a .gz name gets gzip
+            args.json.write_bytes(gzip.compress(text.encode()))
+        else:
+            args.json.write_text(text)
         print(f"rows: {args.json}")
     return 0
 
