@@ -74,6 +74,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/jsonfile.py
+
+from jsonfile import read_json, write_json  # noqa: E402,F401  (read_json: the --merge files)
 
 def _data_dir() -> Path:
     """``$HUMANEVAL_INFILLING_DIR``, else ``shared/data/humaneval-infilling`` beside the checkout (as on CI), else /work/shared."""
@@ -152,20 +155,6 @@ def code_version(root: Path = ROOT) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return ",".join(trees) + ("+dirty" if dirty else "")
-
-
-def read_json(path: Path) -> dict:
-    """A ``--json`` file, gzip-compressed when its name ends in ``.gz``. Raises ``OSError`` or
-    ``ValueError`` (not JSON)."""
-    data = Path(path).read_bytes()
-    return json.loads(gzip.decompress(data) if str(path).endswith(".gz") else data)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write ``payload`` as the ``--json`` file ``path``, gzip-compressed (``mtime`` 0, so the same
-    payload gives the same bytes) when its name ends in ``.gz``."""
-    data = json.dumps(payload, indent=1).encode("utf-8")
-    Path(path).write_bytes(gzip.compress(data, mtime=0) if str(path).endswith(".gz") else data)
 
 
 def merge_payloads(payloads: list[dict]) -> tuple[dict, dict[str, list[TaskResult]]]:

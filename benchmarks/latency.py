@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import json
 import os
 import platform
@@ -88,6 +87,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/jsonfile.py
+
+from jsonfile import write_json  # noqa: E402
 
 from lsprotocol import types  # noqa: E402
 from pygls.exceptions import JsonRpcRequestCancelled  # noqa: E402
@@ -1073,11 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval = prompt tokens evaluated (not found in the KV cache)."
     )
     if args.json:
-        text = json.dumps({"header": header(cfg), "summary": summary, "rss_bytes": result.rss, "load_ms": result.load_ms, "model_path": result.model_path, "rows": [asdict(r) for r in result.rows]}, indent=1)
-        if args.json.suffix == ".gz":  # as humaneval_infilling.py: a .gz name gets gzip
-            args.json.write_bytes(gzip.compress(text.encode()))
-        else:
-            args.json.write_text(text)
+        write_json(args.json, {"header": header(cfg), "summary": summary, "rss_bytes": result.rss, "load_ms": result.load_ms, "model_path": result.model_path, "rows": [asdict(r) for r in result.rows]})
         print(f"rows: {args.json}")
     return 0
 

@@ -182,3 +182,15 @@ def test_exact_line_compares_the_first_suggested_line_with_the_rest_of_the_line(
     assert not bench.exact_line(answer("x + 2)"), "x + 1)")
     assert not bench.exact_line(answer("\n    y = 2"), "")  # an empty first line never counts
     assert not bench.exact_line(answer(None), "x")
+
+
+def test_json_ending_in_gz_is_written_compressed(tmp_path):
+    """latency.py's ``--json`` goes through benchmarks/jsonfile.py: a ``.gz`` name is gzip, another plain JSON."""
+    import gzip
+
+    payload = {"summary": [{"scenario": "pause", "median_ms": 1.5}], "rows": []}
+    packed, plain = tmp_path / "r.json.gz", tmp_path / "r.json"
+    bench.write_json(packed, payload)
+    bench.write_json(plain, payload)
+    assert json.loads(gzip.decompress(packed.read_bytes())) == payload
+    assert json.loads(plain.read_text()) == payload
