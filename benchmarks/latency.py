@@ -28,6 +28,22 @@ What it measures, per file and per server, with median and 95th percentile:
   its cache), keystroke to its own answer (ms), kept answers. Also the model
   runs logged while typing (cancelled ones included) and the prompt tokens
   they evaluated per keystroke.
+* ``accept``: the user writes the rest of a function by accepting suggestions.
+  At a sampled line of a function body, the rest of the body (from the line's
+  indentation to the end of the body's last statement) is deleted and one
+  request made there. Then, ``--accept-steps`` times while a suggestion is
+  shown: the user reads it for ``--read-ms`` (1,350 ms: the mental preparation
+  operator M of the keystroke-level model, Card, Moran & Newell, 1980), accepts
+  it (one ``didChange`` inserting it, and the request an editor sends right
+  after an accept, awaited), and 200 ms later (the keystroke operator K)
+  presses Enter (a ``didChange`` with a line break and the indentation an editor
+  gives: the last line's, one level more after a line that opens a block, as
+  :func:`codex_ls.prefetch.next_line_indent` writes it, so this editor indents
+  as the server predicts) and sends the request that is timed: ``accept`` =
+  Enter's request to its answer (ms). The server may prepare that answer while
+  the user reads (``completion.prefetch``): such an answer logs no model run.
+  The prefetches' own model runs (``prefetch ...`` debug lines) are counted, with
+  the prompt tokens they evaluated and the tokens they generated: their CPU cost.
 * ``cold``: a fresh server per run: process start to the first completion
   (ms), the document opened and the request sent right after ``initialize``
   (the server waits for its model); also the model load time (ms).
@@ -63,6 +79,7 @@ is shared and noisy: compare ratios and medians, not single requests.
     python benchmarks/latency.py --positions 8 --lines 1 --scenarios pause,typing
     python benchmarks/latency.py --file /usr/lib/python3.11/textwrap.py --no-baseline --json rows.json
     python benchmarks/latency.py --setting completion.fimOrder=spm --setting model.threads=1
+    python benchmarks/latency.py --scenarios accept --accepts 8 --no-baseline --setting completion.prefetch=false
 """
 
 from __future__ import annotations
@@ -97,11 +114,12 @@ from pygls.exceptions import JsonRpcRequestCancelled  # noqa: E402
 from codex_ls.client import LspSession  # noqa: E402
 from codex_ls.documents import Document  # noqa: E402
 
-SCENARIOS = ("pause", "typing", "cold")
+SCENARIOS = ("pause", "typing", "cold", "accept")
 
 # The server's per-request debug line (codex_ls/completion.py); fields are parsed as key=value
 # pairs so that extra fields added later do not break the parser.
 LOG_RE = re.compile(r"completion (?P<uri>\S+) (?P<rest>.*\bprompt=\d+.*)")
+PREFETCH_RE = re.compile(r"\bprefetch (?P<uri>\S+) (?P<rest>mode=.*\bprompt=\d+.*)")  # codex_ls/features/prefetch.py's runs
 FIELD_RE = re.compile(r"(\w+)=(\S+)")
 MS_RE = re.compile(r"(?:^|\s)(\d+(?:\.\d+)?)ms(?:\s|$)")
 MODEL_READY_RE = re.compile(r"model ready: (?P<path>.+?) \((?P<ms>\d+) ms\)")
@@ -290,6 +308,47 @@ def typing_lines(doc: Document, n: int, rng: random.Random, min_chars: int = 8, 
     return [ok[i] for i in chosen]
 
 
+def accept_spots(doc: Document, n: int, rng: random.Random) -> list[tuple[Spot, tuple[int, int]]]:
+    """``n`` line starts inside function bodies (in file order, seeded), each with the end
+    ``(row, column)`` of the body's last statement: the ``accept`` scenario deletes from the
+    spot to there. Lines of the body's last statement are left out (nothing after them)."""
+    if doc.tree is None or doc.language is None:
+        return []
+    kinds = FUNCTION_TYPES.get(doc.language.name)
+    by_row = candidate_spots(doc)
+    lines = doc.text.split("\n")
+    ends: dict[int, tuple[int, int]] = {}
+    for node in _walk(doc.tree.root_node):
+        if kinds is not None and node.type not in kinds:
+            continue
+        body = node.child_by_field_name("body")
+        if body is None or not body.named_children:
+            continue
+        last = body.named_children[-1]
+        end = (last.end_point[0], len(doc.source.split(b"\n")[last.end_point[0]][: last.end_point[1]].decode("utf-8", "replace")))
+        first = max(body.start_point[0], node.start_point[0] + 1)
+        for row in range(first, last.start_point[0]):
+            ends[row] = end  # inner functions come later in the walk: the innermost wins
+    ok = []
+    for row in sorted(by_row):
+        if row not in ends:
+            continue
+        first = by_row[row][0]
+        line = lines[row].rstrip("\r")
+        if first.column == len(line) - len(line.lstrip()):
+            ok.append((first, ends[row]))
+    chosen = sorted(rng.sample(range(len(ok)), min(n, len(ok))))
+    return [ok[i] for i in chosen]
+
+
+def _after_insert(line: int, char16: int, text: str) -> tuple[int, int]:
+    """The LSP position (UTF-16) after ``text`` is inserted at ``(line, char16)``."""
+    parts = text.split("\n")
+    if len(parts) == 1:
+        return line, char16 + utf16_len(text)
+    return line + len(parts) - 1, utf16_len(parts[-1])
+
+
 def word_ends(content: str) -> list[int]:
     """States (number of characters typed) right after the last keystroke of each word."""
     word = lambda c: c.isalnum() or c == "_"  # noqa: E731
@@ -308,9 +367,10 @@ def percentile(values: list[float], q: float) -> float:
 # the client side: an LspSession with stderr to a file, debug lines, raw requests
 
 
-def parse_log(message: str) -> dict | None:
-    """The fields of a ``completion <uri> ... prompt=N eval=N gen=N Xms ...`` line, or ``None``."""
-    m = LOG_RE.search(message)
+def parse_log(message: str, pattern: re.Pattern = LOG_RE) -> dict | None:
+    """The fields of a ``completion <uri> ... prompt=N eval=N gen=N Xms ...`` line (``pattern``
+    :data:`PREFETCH_RE`: of a ``prefetch <uri> ...`` line), or ``None``."""
+    m = pattern.search(message)
     if not m:
         return None
     fields: dict[str, Any] = dict(FIELD_RE.findall(m["rest"]))
@@ -365,6 +425,7 @@ class BenchSession(LspSession):
         self.label = label
         self.log_path = log_path
         self.logs: list[LogEntry] = []
+        self.prefetch_logs: list[LogEntry] = []
         self.model_path: str | None = None
         self.load_ms: float | None = None
         features = self.client.protocol.fm.features  # replace the base class's no-op handler
@@ -375,6 +436,10 @@ class BenchSession(LspSession):
             fields = parse_log(params.message)
             if fields is not None:
                 self.logs.append(LogEntry(time.perf_counter(), fields["uri"], fields))
+                return
+            fields = parse_log(params.message, PREFETCH_RE)
+            if fields is not None:
+                self.prefetch_logs.append(LogEntry(time.perf_counter(), fields["uri"], fields))
                 return
             ready = MODEL_READY_RE.search(params.message)
             if ready:
@@ -555,6 +620,9 @@ class Row:
     shown: str = ""  # the suggestion (first 80 characters)
     expected: str = ""  # the rest of the line in the real file
     exact: bool | None = None  # pause: the suggestion's first line is exactly the rest of the line
+    prefetch_runs: int | None = None  # accept, first rows: prefetch model runs logged for this spot
+    prefetch_eval_tokens: int | None = None  # ... the prompt tokens they evaluated in all
+    prefetch_gen_tokens: int | None = None  # ... and the tokens they generated
 
 
 def _row(server: str, file: str, scenario: str, p: Pending, t_from: float, **kw) -> Row:
@@ -688,6 +756,58 @@ async def _type_line(session: BenchSession, uri: str, name: str, line: str, spot
     return out
 
 
+async def run_accept(session: BenchSession, path: Path, text: str, spots: list[tuple[Spot, tuple[int, int]]], steps: int, read_s: float, timeout_s: float) -> list[Row]:
+    """The ``accept`` scenario on one file (see the module docstring): rows of kind ``first``
+    (the request at the spot, with the spot's prefetch counts), ``after-accept`` (the
+    request right after an accept) and ``next`` (Enter's request: the timed one)."""
+    from codex_ls.prefetch import indent_unit, next_line_indent
+
+    lines = [l.rstrip("\r") for l in text.split("\n")]
+    python = path.suffix == ".py"
+    rows: list[Row] = []
+    for spot, (end_row, end_col) in spots:
+        uri = session.open(path, text=text)
+        t_spot = time.perf_counter()
+        try:
+            line = lines[spot.line]
+            char16 = spot.utf16_character(line)
+            session.change(uri, [((spot.line, char16), (end_row, utf16_len(lines[end_row][:end_col])), "")])
+            p = session.request(uri, spot.line, char16)
+            await session.wait(p, timeout_s)
+            first = _row(session.label, path.name, "accept", p, p.t_sent, kind="first", expected=spot.rest[:80])
+            rows.append(first)
+            before = "\n".join(lines[: spot.line] + [line[: spot.column]])  # the text before the cursor
+            unit = indent_unit(before)
+            at = (spot.line, char16)
+            for _ in range(steps):
+                shown = ghost_text(p, before[before.rfind("\n") + 1 :], len(before) - before.rfind("\n") - 1)
+                if not shown:
+                    break
+                await asyncio.sleep(read_s)
+                session.change(uri, [(at, at, shown)])  # Tab: the suggestion goes in
+                at = _after_insert(*at, shown)
+                before += shown
+                q = session.request(uri, *at)  # editors ask again right after an accept
+                await session.wait(q, timeout_s)
+                rows.append(_row(session.label, path.name, "accept", q, q.t_sent, kind="after-accept"))
+                await asyncio.sleep(0.2)
+                enter = "\n" + next_line_indent(before[before.rfind("\n") + 1 :], unit, python)
+                session.change(uri, [(at, at, enter)])  # Enter, auto-indented
+                at = _after_insert(*at, enter)
+                before += enter
+                p = session.request(uri, *at)
+                await session.wait(p, timeout_s)
+                rows.append(_row(session.label, path.name, "accept", p, p.t_sent, kind="next"))
+            await asyncio.sleep(0.05)  # debug lines still on the wire
+        finally:
+            session.close(uri)
+        logged = [e.fields for e in session.prefetch_logs if e.uri == uri and e.t >= t_spot]
+        first.prefetch_runs = len(logged)
+        first.prefetch_eval_tokens = sum(int(f.get("eval") or 0) for f in logged)
+        first.prefetch_gen_tokens = sum(int(f.get("gen") or 0) for f in logged)
+    return rows
+
+
 async def run_cold(cfg: "Config", path: Path, text: str, spot: Spot, log_path: Path) -> tuple[Row, int | None]:
     """One ``cold`` run: a fresh server, the document opened with the line cut at ``spot``,
     one request right after ``initialize``; latency = process start to answer (ms). Returns
@@ -727,6 +847,9 @@ class Config:
     cps: float = 10.0
     cancel_previous: bool = True
     cold_runs: int = 3
+    accepts: int = 6
+    accept_steps: int = 3
+    read_ms: float = 1350.0
     seed: int = 0
     request_timeout_s: float = 60.0
     cold_timeout_s: float = 300.0
@@ -794,16 +917,17 @@ async def run_benchmark(cfg: Config) -> Result:
             continue
         pause = pause_spots(doc, cfg.positions, rng)
         typing = typing_lines(doc, cfg.lines, rng, cfg.min_chars, cfg.max_chars)
+        accept = accept_spots(doc, cfg.accepts, random.Random(f"{cfg.seed}:{path.name}")) if "accept" in cfg.scenarios else []
         if not pause:
             notes.append(f"{path}: no positions inside function bodies; skipped")
             continue
-        work.append((path, text, pause, typing))
+        work.append((path, text, pause, typing, accept))
     rows: list[Row] = []
     rss: dict[str, int | None] = {}
     load_ms: dict[str, float | None] = {}
     model_path = None
     labels = ["reuse"] + (["no-reuse"] if cfg.baseline else [])
-    if any(s in cfg.scenarios for s in ("pause", "typing")) and work:
+    if any(s in cfg.scenarios for s in ("pause", "typing", "accept")) and work:
         sessions = [
             BenchSession(label=label, log_path=log_dir / f"server-{label}.log", server_cmd=cfg.server_cmd, model=cfg.model, settings=cfg.settings(reuse=label == "reuse"), root=work[0][0].parent)
             for label in labels
@@ -820,7 +944,7 @@ async def run_benchmark(cfg: Config) -> Result:
                     notes.append(f"{s.label} server said: {' | '.join(s.messages)}")
                 await _warm_up(s, cfg.request_timeout_s)
                 model_path = model_path or s.model_path
-            for path, text, pause, typing in work:
+            for path, text, pause, typing, accept in work:
                 if "pause" in cfg.scenarios:
                     for s in sessions:
                         _progress(cfg, f"pause {path.name} {s.label}: {len(pause)} positions")
@@ -831,6 +955,10 @@ async def run_benchmark(cfg: Config) -> Result:
                     for s in sessions:
                         _progress(cfg, f"typing {path.name} {s.label}: {len(typing)} lines, {sum(len(t.rest) for t in typing)} keys")
                         rows += await run_typing(s, path, text, typing, cfg.cps, cfg.request_timeout_s, cfg.cancel_previous)
+                if "accept" in cfg.scenarios:
+                    for s in sessions:
+                        _progress(cfg, f"accept {path.name} {s.label}: {len(accept)} spots, up to {cfg.accept_steps} accepts each")
+                        rows += await run_accept(s, path, text, accept, cfg.accept_steps, cfg.read_ms / 1000.0, cfg.request_timeout_s)
             for s in sessions:
                 rss[s.label] = s.peak_rss_bytes()
         finally:
@@ -838,7 +966,7 @@ async def run_benchmark(cfg: Config) -> Result:
                 await s.__aexit__(None, None, None)
     if "cold" in cfg.scenarios:
         peak = None
-        for path, text, pause, _typing in work:
+        for path, text, pause, _typing, _accept in work:
             for n in range(cfg.cold_runs):
                 _progress(cfg, f"cold {path.name}: run {n + 1}/{cfg.cold_runs}")
                 row, r = await run_cold(cfg, path, text, pause[0], log_dir / f"server-cold-{path.stem}-{n}.log")
@@ -893,6 +1021,7 @@ def summarize(rows: list[Row]) -> list[dict]:
         ("typing-key", lambda r: key(r) and not r.through, own),
         ("typing-through", lambda r: key(r) and r.through, own),
         ("cold", lambda r: r.scenario == "cold", own),
+        ("accept", lambda r: r.scenario == "accept" and r.kind == "next", own),
     ]
     for name, pick, value in scen:
         for file, server in keys:
@@ -925,6 +1054,14 @@ def summarize(rows: list[Row]) -> list[dict]:
                 s["eval_tokens_per_key"] = sum(r.line_eval_tokens or 0 for r in starts) / n_keys
             if name == "cold":
                 s["load_ms"] = _med([r.load_ms for r in sel])
+            if name == "accept":
+                firsts = [r for r in rows if r.file == file and r.server == server and r.scenario == "accept" and r.kind == "first"]
+                s["spots"] = len(firsts)
+                s["prefetch_runs"] = sum(r.prefetch_runs or 0 for r in firsts)
+                s["prefetch_eval_tokens"] = sum(r.prefetch_eval_tokens or 0 for r in firsts)
+                s["prefetch_gen_tokens"] = sum(r.prefetch_gen_tokens or 0 for r in firsts)
+                s["model_eval_tokens"] = sum(r.eval_tokens or 0 for r in sel)
+                s["model_gen_tokens"] = sum(r.gen_tokens or 0 for r in sel)
             out.append(s)
     return out
 
@@ -959,6 +1096,11 @@ def render(summary: list[dict], result: Result) -> str:
             notes.append(f"{s['line_model_runs']} model runs while typing, {s['eval_tokens_per_key']:.0f} eval tok/key")
         if s.get("load_ms") is not None:
             notes.append(f"model load {s['load_ms']:.0f} ms")
+        if s["scenario"] == "accept":
+            notes.append(
+                f"{s['spots']} spots; these requests' model runs: {s['model_eval_tokens']} eval + {s['model_gen_tokens']} gen tok; "
+                f"prefetch runs {s['prefetch_runs']}: {s['prefetch_eval_tokens']} eval + {s['prefetch_gen_tokens']} gen tok"
+            )
         lines.append(
             f"| {s['scenario']} | {s['file']} | {s['server']} | {s['n']} | {_fmt(s['median_ms'])} | {_fmt(s['p95_ms'])} | "
             f"{_fmt(s['prompt_tokens'])} | {_fmt(s['eval_tokens'])}/{_fmt(s['eval_tokens_p95'])} | {_fmt(s['gen_tokens'])} | {', '.join(notes)} |"
@@ -1001,7 +1143,7 @@ def header(cfg: Config) -> str:
         f"model: {cfg.model or 'the default model'}; engine: {cfg.engine or 'llama-cpp'}{' at ' + cfg.url if cfg.url else ''}",
         f"settings (initializationOptions): reuse {json.dumps(cfg.settings(True))}" + (f", no-reuse {json.dumps(cfg.settings(False))}" if cfg.baseline else ""),
         f"scenarios: {','.join(cfg.scenarios)}; positions {cfg.positions}, typing lines {cfg.lines} at {cfg.cps:g} chars/s "
-        f"({'previous request cancelled per keystroke' if cfg.cancel_previous else 'no $/cancelRequest'}), cold runs {cfg.cold_runs}, seed {cfg.seed}",
+        f"({'previous request cancelled per keystroke' if cfg.cancel_previous else 'no $/cancelRequest'}), cold runs {cfg.cold_runs}, accept spots {cfg.accepts} x {cfg.accept_steps} steps, read {cfg.read_ms:g} ms, seed {cfg.seed}",
         "files: " + ", ".join(str(p) for p in cfg.files),
     ] + [f"note: {n}" for n in cfg.notes])
 
@@ -1022,12 +1164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="GGUF path or registry name (default: the default model)")
     parser.add_argument("--engine", choices=["llama-cpp", "openai", "ctransformers"], help="passed to the server as --engine")
     parser.add_argument("--url", help="passed to the server as --url (the openai engine's server)")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of pause,typing,cold")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of pause,typing,cold,accept")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True, help="also run the no-reuse server (model.kvCacheReuse false)")
     parser.add_argument("--cancel", action=argparse.BooleanOptionalAction, default=True, help="typing: $/cancelRequest the unanswered previous request on each keystroke, as VS Code does")
     parser.add_argument("--settings", type=json.loads, default={}, help="extra initializationOptions (JSON) for every server, e.g. '{\"completion\": {\"maxTokens\": 32}}'")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE", help="one extra setting for every server, e.g. completion.fimOrder=spm or model.threads=1 (repeatable; JSON or plain value)")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh servers per file for the cold scenario")
+    parser.add_argument("--accepts", type=int, default=6, help="accept: spots per file")
+    parser.add_argument("--accept-steps", type=int, default=3, help="accept: suggestions accepted in a row at each spot, at most")
+    parser.add_argument("--read-ms", type=float, default=1350.0, help="accept: how long the user reads a suggestion before accepting it (ms)")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds to wait for one answer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the per-request rows and the summary here (gzip-compressed if the name ends in .gz)")
@@ -1057,7 +1202,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config(
         files=files, positions=args.positions, lines=args.lines, scenarios=scenarios, baseline=args.baseline,
         model=args.model, engine=args.engine, url=args.url, extra_settings=args.settings, cps=args.cps,
-        cancel_previous=args.cancel, cold_runs=args.cold_runs, seed=args.seed, request_timeout_s=args.request_timeout, notes=notes, progress=True,
+        cancel_previous=args.cancel, cold_runs=args.cold_runs, accepts=args.accepts, accept_steps=args.accept_steps, read_ms=args.read_ms, seed=args.seed, request_timeout_s=args.request_timeout, notes=notes, progress=True,
     )
     print(header(cfg), flush=True)
     result = asyncio.run(run_benchmark(cfg))
@@ -1071,7 +1216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nms: pause = request to answer; typing-word = last keystroke of a word to the first suggestion shown (for that state or a later one of the line); "
         "typing-key (keystrokes not typing through a suggestion) / typing-through = keystroke to its own answer, kept answers only (shown or empty; discarded = superseded or cancelled); "
-        "cold = process start to first answer. Tokens: medians over kept answers that ran the model (server debug line); "
+        "cold = process start to first answer; accept = Enter's request after an accepted suggestion to its answer. Tokens: medians over kept answers that ran the model (server debug line); "
         "eval = prompt tokens evaluated (not found in the KV cache)."
     )
     if args.json:

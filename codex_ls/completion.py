@@ -504,6 +504,7 @@ def complete(
     anchor_line: int | None = None,
     previous_suffix_end: SuffixEnd | None = None,
     progress: Callable[[str], None] | None = None,
+    label: str = "completion",
 ) -> CompletionOutcome:
     """Generate the inline completion for the cursor at ``offset`` in ``doc``.
 
@@ -526,6 +527,8 @@ def complete(
         progress: called on the engine's thread after every generated token with the
             completion so far, as text after the cursor, before any cut or check (the
             server lets a request typed through it take over an in-flight generation).
+        label: the first word of the debug line logged at the end (``prefetch`` for
+            :mod:`codex_ls.features.prefetch`; ``benchmarks/latency.py`` parses ``completion`` lines).
 
     Raises:
         codex_ls.engines.base.GenerationError: the engine failed.
@@ -655,8 +658,8 @@ def complete(
         if found is not None:
             final, result = found
     log.debug(
-        "completion %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d first_gen=%d",
-        doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,
+        "%s %s mode=%s prompt=%d eval=%d gen=%d %.0fms finish=%s shown=%d chars v=%s at=%d retries=%d first_gen=%d",
+        label, doc.uri, ctx.mode, result.prompt_tokens, evaluated, generated,
         elapsed, result.finish_reason, len(final), doc.version, offset, retries, first_generated,
     )
     return CompletionOutcome(final, offset, ctx, prompt, result, scoped)

@@ -22,6 +22,7 @@ from codex_ls import __version__
 from codex_ls.completion import SuffixEnd
 from codex_ls.documents import DocumentStore
 from codex_ls.engines.base import CancelToken
+from codex_ls.features.prefetch import Prefetcher
 from codex_ls.inflight import InFlight
 from codex_ls.model_manager import ModelManager
 from codex_ls.settings import Settings
@@ -91,6 +92,8 @@ class CodexLanguageServer(LanguageServer):
             started (``FimPrompt.first_line``, to start the next one there) and its
             suffix ended (``CompletionOutcome.suffix_end``, kept while typing on one line).
         engine_executor: the single thread that runs model work.
+        prefetcher: prepares the suggestion for the line after an accepted one
+            (:mod:`codex_ls.features.prefetch`).
         cli_model: ``--model`` from the command line, if any.
     """
 
@@ -105,6 +108,7 @@ class CodexLanguageServer(LanguageServer):
         self.inflight = InFlight()
         self.prompt_anchors: dict[str, tuple[int, SuffixEnd | None]] = {}
         self.engine_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-ls-engine")
+        self.prefetcher = Prefetcher(self)
         self._models: ModelManager | None = None
         self.settings_error_shown = False
         self.supports_inline_completion = False

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 TYPING_MAX_CHARS = 32
 """A request this many characters or fewer after the previous one, on its line, is made while typing."""
 
+KEPT_PER_DOCUMENT = 3
+"""Suggestions kept per document: the last ones shown, and answers prepared ahead
+(:mod:`codex_ls.prefetch`) for where the user may go next."""
+
 
 @dataclass(frozen=True)
 class ShownSuggestion:
@@ -34,14 +38,15 @@ class ShownSuggestion:
 
 
 class TypingCache:
-    """The last suggestion shown per document, and the typing-through lookup (thread-safe).
+    """The last suggestions per document (shown, or prepared ahead for a likely next state),
+    and the typing-through lookup (thread-safe).
 
-    Memory: one document text per open document with a shown suggestion (the
-    strings are shared with the document snapshots, not copied).
+    Memory: up to :data:`KEPT_PER_DOCUMENT` document texts per open document (the
+    strings are mostly shared with the document snapshots, not copied).
     """
 
     def __init__(self) -> None:
-        self._shown: dict[str, ShownSuggestion] = {}
+        self._shown: dict[str, list[ShownSuggestion]] = {}
         self._last_request: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
@@ -54,11 +59,18 @@ class TypingCache:
         return last is not None and last[0] == line and 0 < offset - last[1] <= max_chars
 
     def remember(self, uri: str, before: str, after: str, text: str) -> None:
-        """Record that ``text`` was shown at the cursor between ``before`` and ``after``."""
+        """Record that ``text`` is the suggestion for the cursor between ``before`` and ``after``
+        (the newest of the document's :data:`KEPT_PER_DOCUMENT`; one for the same place is replaced)."""
         if not text:
             return
         with self._lock:
-            self._shown[uri] = ShownSuggestion(before, after, text)
+            kept = [s for s in self._shown.get(uri, ()) if s.before != before or s.after != after]
+            self._shown[uri] = [ShownSuggestion(before, after, text), *kept][:KEPT_PER_DOCUMENT]
+
+    def has(self, uri: str, before: str, after: str) -> bool:
+        """Whether a suggestion is kept for exactly this cursor place."""
+        with self._lock:
+            return any(s.before == before and s.after == after for s in self._shown.get(uri, ()))
 
     def forget(self, uri: str) -> None:
         """Drop what was shown for ``uri`` (document closed)."""
@@ -67,21 +79,22 @@ class TypingCache:
             self._last_request.pop(uri, None)
 
     def lookup(self, uri: str, before: str, after: str) -> str | None:
-        """The rest of the shown suggestion if the user typed its start, else ``None``.
+        """The rest of a kept suggestion if the user typed its start (nothing, at its own
+        place), else ``None``; the newest one that fits wins.
 
         ``before``/``after``: the document text before/after the cursor now.
-        ``None`` when nothing was shown, the text after the cursor changed,
-        the typed text is not a prefix of the suggestion, or only whitespace
-        would be left.
+        A suggestion does not fit when the text after the cursor changed, the
+        typed text is not a prefix of it, or only whitespace would be left.
         """
         with self._lock:
-            shown = self._shown.get(uri)
-        if shown is None or after != shown.after or len(before) < len(shown.before):
-            return None
-        if not before.startswith(shown.before):
-            return None
-        typed = before[len(shown.before):]
-        if not shown.text.startswith(typed):
-            return None
-        rest = shown.text[len(typed):]
-        return rest if rest.strip() else None
+            kept = list(self._shown.get(uri, ()))
+        for shown in kept:
+            if after != shown.after or len(before) < len(shown.before) or not before.startswith(shown.before):
+                continue
+            typed = before[len(shown.before):]
+            if not shown.text.startswith(typed):
+                continue
+            rest = shown.text[len(typed):]
+            if rest.strip():
+                return rest
+        return None

@@ -401,3 +401,64 @@ def test_expected_drafts_follow_prompt_lookup_unless_set():
             assert eng.expected_draft == drafts
         finally:
             eng.close()
+
+
+@pytest.mark.real_model
+def test_a_speculative_generation_keeps_the_last_real_requests_kv_cache_slot():
+    """A prefetch (``speculative()``) works in the other KV cache slot: the real request's prompt
+    asked again evaluates only its last token, the prefetched prompt asked for real too, and
+    both answers are the ones a fresh evaluation gives. A second speculation overwrites the
+    first one's slot, not the real request's."""
+    import textwrap
+
+    lines = Path(textwrap.__file__).read_text().splitlines(keepends=True)
+    path = resolve_model(allow_download=False).path
+    eng = LlamaCppEngine(path, context_length=2048)
+    plain = LlamaCppEngine(path, context_length=2048, kv_cache_reuse=False)
+    try:
+        assert eng.slots == 2 and plain.slots == 1
+        ask = lambda engine, prompt: engine.generate(GenerationRequest(prompt=prompt, max_tokens=8, stop=("\n",)))  # noqa: E731
+        real = _file_fim(lines, 150, 200, 215)
+        guess = _file_fim(lines, 150, 201, 215)  # the user goes one line down
+        other_guess = _file_fim(lines, 150, 202, 215)
+        first = ask(eng, real)
+        with eng.speculative():
+            guessed = ask(eng, guess)
+        assert guessed.prompt_tokens_evaluated < guessed.prompt_tokens - 100  # it started from the shared prefix
+        again = ask(eng, real)
+        assert again.prompt_tokens_evaluated == 1 and again.text == first.text
+        for prompt, speculative in ((guess, True), (other_guess, True)):
+            with eng.speculative():
+                ask(eng, prompt)
+        back = ask(eng, real)  # two speculations later, the real request's slot is intact
+        assert back.prompt_tokens_evaluated == 1 and back.text == first.text
+        later = ask(eng, other_guess)  # the last speculation's prompt is in the other slot
+        assert later.prompt_tokens_evaluated == 1 and later.text == ask(plain, other_guess).text
+        assert eng.slot_swaps >= 2
+    finally:
+        eng.close()
+        plain.close()
+
+
+@pytest.mark.real_model
+def test_the_other_slot_goes_when_both_would_not_fit_the_context():
+    import textwrap
+
+    lines = Path(textwrap.__file__).read_text().splitlines(keepends=True)
+    eng = LlamaCppEngine(resolve_model(allow_download=False).path, context_length=1024)
+    try:
+        ask = lambda prompt: eng.generate(GenerationRequest(prompt=prompt, max_tokens=8, stop=("\n",)))  # noqa: E731
+        ask(_file_fim(lines, 150, 180, 190))
+        with eng.speculative():
+            ask(_file_fim(lines, 150, 181, 190))
+        assert eng._alt_tokens is not None
+        # a prompt unrelated to both, about 600 tokens: the two slots and it cannot all fit in 1,024 cells
+        end = next(n for n in range(310, len(lines)) if len(eng.tokenize(_file_fim(lines, 300, n - 10, n))) > 600)
+        big = _file_fim(lines, 300, end - 10, end)
+        assert 600 < len(eng.tokenize(big)) < 900
+        assert ask(big).text == LlamaCppEngine(resolve_model(allow_download=False).path, context_length=1024, kv_cache_reuse=False).generate(
+            GenerationRequest(prompt=big, max_tokens=8, stop=("\n",))
+        ).text
+        assert eng._alt_tokens is None
+    finally:
+        eng.close()

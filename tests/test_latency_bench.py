@@ -122,7 +122,7 @@ async def test_benchmark_core_on_the_tiny_model(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = Path(textwrap.__file__)
     cfg = bench.Config(
-        files=[path], positions=2, lines=1, cps=50.0, cold_runs=1, model=str(TINY_MODEL), max_chars=14,
+        files=[path], positions=2, lines=1, cps=50.0, cold_runs=1, accepts=1, accept_steps=1, read_ms=300.0, model=str(TINY_MODEL), max_chars=14,
         # small budgets: the tiny model never stops by itself
         extra_settings={"completion": {"timeoutMs": 300, "maxTokens": 8, "prefixTokens": 256, "suffixTokens": 64}},
         request_timeout_s=60.0, cold_timeout_s=120.0, load_timeout_s=120.0, log_dir=tmp_path / "logs",
@@ -148,7 +148,16 @@ async def test_benchmark_core_on_the_tiny_model(monkeypatch, tmp_path, capsys):
         assert all(r.word_ms is None for r in keys if not r.word_end)
         assert starts[0].line_model_runs >= 1 and starts[0].line_eval_tokens > 0
     # no-reuse evaluates the whole prompt every time
-    assert all(r.eval_tokens == r.prompt_tokens * (1 + r.retries) for r in rows if r.server == "no-reuse" and r.eval_tokens is not None)
+    assert all(r.eval_tokens == r.prompt_tokens * (1 + r.retries) for r in rows if r.server == "no-reuse" and r.eval_tokens is not None and r.scenario != "accept")
+    # accept: a first request per spot, then accepts while suggestions are shown
+    for server in ("reuse", "no-reuse"):
+        accept = by(server=server, scenario="accept")
+        firsts = [r for r in accept if r.kind == "first"]
+        assert len(firsts) == 1 and firsts[0].status in ("shown", "empty") and firsts[0].prefetch_runs is not None
+        nexts = [r for r in accept if r.kind == "next"]
+        assert len(nexts) == len([r for r in accept if r.kind == "after-accept"]) <= 1
+        assert all(r.status in ("shown", "empty") and r.latency_ms > 0 for r in nexts)
+    assert by(server="no-reuse", scenario="accept", kind="first")[0].prefetch_runs == 0  # one KV cache slot: no prefetch
     cold = by(scenario="cold")
     assert len(cold) == 1 and cold[0].latency_ms > cold[0].load_ms > 0
     assert set(result.rss) == {"reuse", "no-reuse", "cold"} and all(v > 10 * 2**20 for v in result.rss.values())
@@ -166,7 +175,7 @@ async def test_benchmark_core_on_the_tiny_model(monkeypatch, tmp_path, capsys):
             assert s["kept"] >= 1 and s["line_model_runs"] >= 1 and s["eval_tokens_per_key"] > 0
     table = bench.render(summary, result)
     assert table.splitlines()[0].startswith("| scenario | file | server | n | median ms | p95 ms |")
-    assert len([l for l in table.splitlines() if l.startswith(("| pause", "| typing", "| cold"))]) == len(summary)
+    assert len([l for l in table.splitlines() if l.startswith(("| pause", "| typing", "| cold", "| accept"))]) == len(summary)
     assert "no-reuse / reuse median" in table and "peak RSS" in table
     json.dumps([bench.asdict(r) for r in rows])  # the --json rows serialize
 
@@ -194,3 +203,14 @@ def test_json_ending_in_gz_is_written_compressed(tmp_path):
     bench.write_json(plain, payload)
     assert json.loads(gzip.decompress(packed.read_bytes())) == payload
     assert json.loads(plain.read_text()) == payload
+
+
+def test_accept_spots_are_line_starts_with_the_end_of_their_functions_body():
+    text = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n\n\ndef g():\n    return 1\n"
+    doc = Document("file:///a.py", text)
+    spots = bench.accept_spots(doc, 10, random.Random(0))
+    assert [(s.line, s.column) for s, _ in spots] == [(1, 4), (2, 4), (3, 8)]  # never on a body's last statement
+    assert {end for _, end in spots} == {(4, 16)}  # the end of `return total`
+    assert bench._after_insert(3, 4, "ab") == (3, 6) and bench._after_insert(3, 4, "ab\n  c") == (4, 3)
+    line = "DEBUG codex_ls.completion: prefetch file:///a.py mode=block prompt=48 eval=35 gen=12 5ms finish=length shown=18 chars"
+    assert bench.parse_log(line) is None and bench.parse_log(line, bench.PREFETCH_RE)["eval"] == 35

@@ -32,7 +32,7 @@ async def inline(client: LanguageClient, uri: str, line: int, character: int) ->
 
 
 def model_calls(client: LanguageClient) -> int:
-    return sum(1 for m in client.log_messages if " prompt=" in m.message)
+    return sum(1 for m in client.log_messages if "completion " in m.message and " prompt=" in m.message)  # prefetch runs log "prefetch ..."
 
 
 async def test_typing_what_was_shown_is_answered_without_the_model(client: LanguageClient):

@@ -140,8 +140,15 @@ class LlamaCppEngine:
         self.model_path = path
         self.kv_cache_reuse = kv_cache_reuse
         self.kv_shift_min_tokens = max(0, kv_shift_min_tokens) if kv_cache_reuse else 0
-        if self.kv_shift_min_tokens and not self._enable_kv_shift(llama_cpp):
+        # Two KV cache slots (see speculative()) and the helper sequences of KV shifting.
+        self.slots = 2 if kv_cache_reuse and self._enable_sequences() else 1
+        if self.kv_shift_min_tokens and (self.slots < 2 or not llama_cpp.llama_memory_can_shift(self._llm._ctx.memory)):
+            log.info("KV shifting is off: llama.cpp cannot shift this model's positions")
             self.kv_shift_min_tokens = 0
+        self._alt_tokens: list[int] | None = None  # the other slot's tokens by position, if it holds any
+        self._main_protected = True  # seq 0 holds what the last non-speculative generation left
+        self._speculative = False
+        self.slot_swaps = 0
         self.shifted_tokens = 0
         self.draft_tokens = 0
         self.accepted_tokens = 0
@@ -173,24 +180,107 @@ class LlamaCppEngine:
             return self._expected_setting
         return EXPECTED_AUTO_DRAFT if self.prompt_lookup > 0 else 0
 
-    def _enable_kv_shift(self, llama_cpp) -> bool:
-        """Remake the context with room for the two helper sequences KV shifting uses (see
-        :meth:`_prefill_shifted`) in one unified KV cache (the same cells as before, so the
-        same memory). Returns ``False``, leaving the context as it was, where llama.cpp cannot
-        shift this model's positions."""
+    def _enable_sequences(self) -> bool:
+        """Remake the context with room for more sequences in one unified KV cache (the same
+        cells as before, so the same memory): the alternate slot (:meth:`speculative`) and the
+        two helper sequences KV shifting uses (:meth:`_prefill_shifted`). Returns ``False``,
+        leaving the context as it was, where llama.cpp cannot make it."""
         from llama_cpp import _internals
 
         llm = self._llm
-        if not llama_cpp.llama_memory_can_shift(llm._ctx.memory):
-            log.info("KV shifting is off: llama.cpp cannot shift this model's positions")
-            return False
         params = llm.context_params
-        params.n_seq_max = 1 + len(_HELPER_SEQS)
+        params.n_seq_max = 1 + len(_HELPER_SEQS) + 1
         params.kv_unified = True
         llm._ctx.close()  # free the first context before the second is allocated (peak memory)
-        with _stdout_to_stderr():
-            llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        try:
+            with _stdout_to_stderr():
+                llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        except Exception as exc:  # pragma: no cover - llama.cpp build without multi-sequence support
+            log.info("one KV cache slot only: %s", exc)
+            params.n_seq_max = 1
+            params.kv_unified = False
+            with _stdout_to_stderr():
+                llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+            return False
         return True
+
+    @contextlib.contextmanager
+    def speculative(self):
+        """Generations inside this block are speculative (a prefetch the user may never ask for):
+        they leave the KV cache slot of the last other generation as it was.
+
+        The KV cache has two slots (llama.cpp sequences 0 and :data:`_ALT_SEQ` in one unified
+        cache; the cells of a common prefix are shared, not copied). Every generation first
+        works in the slot whose tokens share the longer prefix with its prompt
+        (:meth:`_choose_slot`). A speculative one that would work in the slot a real request
+        left copies that slot's cells to the other slot first (a metadata operation) and works
+        there, so a wrong guess costs the next request nothing; a right one leaves its prompt
+        in the cache. A request that matches neither slot overwrites the one it matches less.
+        With one slot (``kv_cache_reuse`` off), the block does nothing special.
+        """
+        self._speculative = True
+        try:
+            yield
+        finally:
+            self._speculative = False
+
+    def _choose_slot(self, tokens: list[int], max_tokens: int) -> None:
+        """Make seq 0 the slot to work in for a prompt of ``tokens`` (see :meth:`speculative`),
+        and drop the other slot when both could not fit the context with this generation."""
+        import llama_cpp
+
+        llm = self._llm
+        mem = llm._ctx.memory
+        main = llm._input_ids.tolist() if llm.n_tokens else []
+        alt = self._alt_tokens
+        if alt is not None and _common_prefix(alt, tokens) > _common_prefix(main, tokens):
+            self._swap_slots()
+            main, alt = alt, main
+        if self._speculative and self._main_protected:
+            # keep the real request's slot: copy it into the other one and work there
+            llama_cpp.llama_memory_seq_rm(mem, _ALT_SEQ, -1, -1)
+            llama_cpp.llama_memory_seq_cp(mem, 0, _ALT_SEQ, 0, len(main))
+            self._alt_tokens = alt = main
+            self._main_protected = False
+        elif not self._speculative:
+            self._main_protected = True
+        # Cells both slots may hold (shared ones counted twice) plus this generation's, with room
+        # for rejected draft tokens: beyond the context, llama_decode finds no free cells.
+        if alt is not None and len(alt) + len(tokens) + max_tokens + SLOT_MARGIN_TOKENS > self.context_length:
+            self._drop_alt()
+
+    def _swap_slots(self) -> None:
+        """Exchange seq 0 and the alternate slot (cells are relabelled, not copied)."""
+        import llama_cpp
+
+        llm = self._llm
+        mem = llm._ctx.memory
+        tmp = _HELPER_SEQS[0]
+        main = llm._input_ids.tolist() if llm.n_tokens else []
+        alt = self._alt_tokens or []
+        llama_cpp.llama_memory_seq_rm(mem, 0, len(main), -1)  # cells of rejected drafts
+        llama_cpp.llama_memory_seq_rm(mem, tmp, -1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, 0, tmp, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, 0, -1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, _ALT_SEQ, 0, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, _ALT_SEQ, -1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, tmp, _ALT_SEQ, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, tmp, -1, -1)
+        llm.input_ids[: len(alt)] = alt
+        llm.n_tokens = len(alt)
+        self._alt_tokens = main
+        self._main_protected = not self._main_protected
+        self.slot_swaps += 1
+
+    def _drop_alt(self) -> None:
+        """Free the alternate slot's cells (those seq 0 does not share)."""
+        import llama_cpp
+
+        if self._alt_tokens is None:
+            return
+        llama_cpp.llama_memory_seq_rm(self._llm._ctx.memory, _ALT_SEQ, -1, -1)
+        self._alt_tokens = None
+        self._main_protected = True
 
     def measure_draft_cost(self, draft: int, repeats: int = 3) -> float:
         """How much a prompt-lookup step costs on this machine: the median time (of ``repeats``,
@@ -348,6 +438,8 @@ class LlamaCppEngine:
         llm = self._llm
         if not self.kv_cache_reuse:
             llm.reset()
+        elif self.slots > 1:
+            self._choose_slot(tokens, max_tokens)
         cache_tokens = llm._input_ids.tolist() if llm.n_tokens else []
         cached = _common_prefix(cache_tokens, tokens)
         # The last prompt token is always evaluated again (its logits are not kept).
@@ -584,6 +676,8 @@ class LlamaCppEngine:
             runs = [(sg.start, sg.end, sg.cached_at) for sg in plan if sg.cached_at is not None]
             log.debug("KV shift: %d cached, %d common, runs (start, end, from) %s, %d fresh", len(cache_tokens), cached, runs, sum(sg.end - sg.start for sg in plan if sg.cached_at is None))
             if runs:
+                # Moving cells moves them for every sequence that holds them: the other slot goes.
+                self._drop_alt()
                 return self._prefill_shifted(tokens, plan, cancel)
         llm.n_tokens = cached  # eval() drops the KV cache after n_tokens
         return None if self._eval_prompt(tokens[cached:end], cancel) else "cancelled"
@@ -733,6 +827,14 @@ class DraftCostMeter:
 
 _HELPER_SEQS = (1, 2)
 """Sequence ids KV shifting uses for runs waiting to be moved and for the run being moved."""
+
+_ALT_SEQ = 3
+"""Sequence id of the KV cache's alternate slot (:meth:`LlamaCppEngine.speculative`)."""
+
+SLOT_MARGIN_TOKENS = 64
+"""Cells kept free beyond a generation's prompt and ``max_tokens`` before the alternate slot is
+dropped: rejected draft tokens hold cells until the next evaluation (drafts are at most
+:data:`EXPECTED_AUTO_DRAFT` tokens)."""
 
 
 class NgramLookup:

@@ -314,6 +314,7 @@ async def run_action(ls, data: Any, kind: str | None = None) -> tuple[types.Work
         return None, title
     snap = snapshot(doc)
     others = [snapshot(d) for d in ls.documents if d.uri != uri and d.language is not None and doc.language is not None and d.language.name == doc.language.name][:20]
+    ls.prefetcher.cancel()  # the engine is needed now
     cancel = ls.requests.begin(f"{uri}#code-action")
     progress = _Progress(ls, title, cancel)
     await progress.begin()

@@ -6,6 +6,7 @@ outcome to an :class:`~lsprotocol.types.InlineCompletionList`. A newer
 request for the same document cancels this one between two tokens, and so
 does ``$/cancelRequest``, unless the user typed through what the generation
 is writing: then the newer request takes it over (:mod:`codex_ls.inflight`).
+Each answer plans a prefetch of the line after it (:mod:`codex_ls.features.prefetch`).
 """
 
 from __future__ import annotations
@@ -67,12 +68,20 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         raise JsonRpcInvalidParams(f"invalid position {position.line}:{position.character}")
     text = doc.text
     offset = doc.offset_at(position.line, position.character)
+    if await ls.prefetcher.before_request(uri, text[:offset], text[offset:]):
+        log.debug("completion %s right after an accept: no suggestion, the next line is being prepared", uri)
+        return None
+    if ls.documents.get(uri) is not doc:
+        raise JsonRpcInvalidParams(f"document not open: {uri}")
+    text = doc.text
+    offset = doc.offset_at(position.line, position.character)
     rest = ls.typing.lookup(uri, text[:offset], text[offset:])
     if rest is not None:
         ls.inflight.stop(uri)  # what was in flight for this document is stale
         log.debug("completion %s typing-through hit shown=%d chars", uri, len(rest))
         line, character = doc.position_at(offset)
         pos = types.Position(line=line, character=character)
+        ls.prefetcher.schedule(uri, snapshot(doc), offset, rest)
         return Suggestion(rest, types.Range(start=pos, end=pos), None)
     typing = ls.typing.is_typing(uri, position.line, offset)
     if settings.completion.strategy == "syntax" and not should_complete(doc.tree, doc.byte_offset(offset), doc.source):
@@ -120,6 +129,7 @@ async def suggest(ls, uri: str, position: types.Position) -> Suggestion | None:
         return None
     line, character = snap.position_at(offset)
     pos = types.Position(line=line, character=character)
+    ls.prefetcher.schedule(uri, snap, offset, outcome.text)
     return Suggestion(outcome.text, types.Range(start=pos, end=pos), outcome)
 
 
