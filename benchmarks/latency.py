@@ -35,8 +35,8 @@ What it measures, per file and per server, with median and 95th percentile:
   shown: the user reads it for ``--read-ms`` (1,350 ms: the mental preparation
   operator M of the keystroke-level model, Card, Moran & Newell, 1980), accepts
   it (one ``didChange`` inserting it, and the request an editor sends right
-  after an accept, awaited), and 200 ms later (the keystroke operator K)
-  presses Enter (a ``didChange`` with a line break and the indentation an editor
+  after an accept, cancelled if unanswered at the next keystroke), and 200 ms
+  later (the keystroke operator K) presses Enter (a ``didChange`` with a line break and the indentation an editor
   gives: the last line's, one level more after a line that opens a block, as
   :func:`codex_ls.prefetch.next_line_indent` writes it, so this editor indents
   as the server predicts) and sends the request that is timed: ``accept`` =
@@ -322,6 +322,8 @@ def accept_spots(doc: Document, n: int, rng: random.Random) -> list[tuple[Spot, 
         if kinds is not None and node.type not in kinds:
             continue
         body = node.child_by_field_name("body")
+        while body is not None and len(body.named_children) == 1 and body.named_children[0].type == "statement_list":
+            body = body.named_children[0]  # tree-sitter-go: block > statement_list > statements
         if body is None or not body.named_children:
             continue
         last = body.named_children[-1]
@@ -760,7 +762,8 @@ async def run_accept(session: BenchSession, path: Path, text: str, spots: list[t
     """The ``accept`` scenario on one file (see the module docstring): rows of kind ``first``
     (the request at the spot, with the spot's prefetch counts), ``after-accept`` (the
     request right after an accept) and ``next`` (Enter's request: the timed one)."""
-    from codex_ls.prefetch import indent_unit, next_line_indent
+    from codex_ls.prefetch import next_line_indent
+    from codex_ls.stops import indent_unit
 
     lines = [l.rstrip("\r") for l in text.split("\n")]
     python = path.suffix == ".py"
@@ -788,14 +791,16 @@ async def run_accept(session: BenchSession, path: Path, text: str, spots: list[t
                 at = _after_insert(*at, shown)
                 before += shown
                 q = session.request(uri, *at)  # editors ask again right after an accept
-                await session.wait(q, timeout_s)
-                rows.append(_row(session.label, path.name, "accept", q, q.t_sent, kind="after-accept"))
                 await asyncio.sleep(0.2)
+                if q.t_done is None:
+                    session.cancel(q)  # unanswered at the next keystroke: the editor cancels it
                 enter = "\n" + next_line_indent(before[before.rfind("\n") + 1 :], unit, python)
                 session.change(uri, [(at, at, enter)])  # Enter, auto-indented
                 at = _after_insert(*at, enter)
                 before += enter
                 p = session.request(uri, *at)
+                await session.wait(q, timeout_s)
+                rows.append(_row(session.label, path.name, "accept", q, q.t_sent, kind="after-accept"))
                 await session.wait(p, timeout_s)
                 rows.append(_row(session.label, path.name, "accept", p, p.t_sent, kind="next"))
             await asyncio.sleep(0.05)  # debug lines still on the wire

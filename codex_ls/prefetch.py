@@ -11,7 +11,8 @@ moment, wasted when the user does something else.
 
 Editors' auto-indent on Enter (VS Code's ``onEnterRules``, Vim's ``autoindent``
 and ``smartindent``) keeps the indentation of the line and adds one level after
-a line that opens a block: :func:`next_line_indent` does the same. An editor that
+a line that opens a block: :func:`next_line_indent` does the same, with the
+document's indentation step (:func:`codex_ls.stops.indent_unit`). An editor that
 indents otherwise makes a state the prediction missed: the request is answered
 the usual way, from a KV cache that holds the prefetch's prompt up to the FIM
 middle marker.
@@ -19,7 +20,7 @@ middle marker.
 
 from __future__ import annotations
 
-from collections import Counter
+from codex_ls.stops import indent_unit
 
 BLOCK_OPENERS = "{(["
 """Last characters of a line after which editors indent the next line one level more."""
@@ -27,33 +28,7 @@ BLOCK_OPENERS = "{(["
 PYTHON_OPENERS = ":" + BLOCK_OPENERS
 """The same for Python, where a colon opens a block."""
 
-INDENT_WINDOW_LINES = 400
-"""Lines before the cursor that :func:`indent_unit` looks at."""
-
-
-def indent_unit(text: str, window_lines: int = INDENT_WINDOW_LINES) -> str:
-    """The indentation one level adds in ``text`` (the document before the cursor): a tab where
-    the last ``window_lines`` lines indent with tabs more often than with spaces, else the most
-    common increase in leading spaces from one non-blank line to the next (4 when none).
-
-    >>> indent_unit("def f():\\n  if x:\\n    y()\\n")
-    '  '
-    >>> indent_unit("func f() {\\n\\treturn\\n}\\n")
-    '\\t'
-    """
-    lines = [line for line in text.split("\n")[-window_lines:] if line.strip()]
-    tabs = sum(1 for line in lines if line.startswith("\t"))
-    spaces = sum(1 for line in lines if line.startswith(" "))
-    if tabs > spaces:
-        return "\t"
-    steps: Counter[int] = Counter()
-    previous = 0
-    for line in lines:
-        width = len(line) - len(line.lstrip(" "))
-        if width > previous:
-            steps[width - previous] += 1
-        previous = width
-    return " " * (steps.most_common(1)[0][0] if steps else 4)
+__all__ = ["accept_and_enter", "indent_unit", "next_line_indent"]
 
 
 def next_line_indent(line: str, unit: str, python: bool) -> str:

@@ -211,6 +211,8 @@ def test_accept_spots_are_line_starts_with_the_end_of_their_functions_body():
     spots = bench.accept_spots(doc, 10, random.Random(0))
     assert [(s.line, s.column) for s, _ in spots] == [(1, 4), (2, 4), (3, 8)]  # never on a body's last statement
     assert {end for _, end in spots} == {(4, 16)}  # the end of `return total`
+    go = Document("file:///a.go", "package main\n\nfunc f(x int) int {\n\ty := x\n\tz := y\n\treturn z\n}\n")
+    assert [(s.line, s.column, end) for s, end in bench.accept_spots(go, 10, random.Random(0))] == [(3, 1, (5, 9)), (4, 1, (5, 9))]
     assert bench._after_insert(3, 4, "ab") == (3, 6) and bench._after_insert(3, 4, "ab\n  c") == (4, 3)
     line = "DEBUG codex_ls.completion: prefetch file:///a.py mode=block prompt=48 eval=35 gen=12 5ms finish=length shown=18 chars"
     assert bench.parse_log(line) is None and bench.parse_log(line, bench.PREFETCH_RE)["eval"] == 35
