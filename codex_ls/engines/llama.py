@@ -92,6 +92,9 @@ class LlamaCppEngine:
         expected_drafts: drafts taken from expected text since the engine was made.
         shifted_tokens: prompt tokens moved within the KV cache instead of
             evaluated (KV shifting) since the engine was made.
+        slots: KV cache slots: 2 with ``kv_cache_reuse`` (see :meth:`speculative`), else 1.
+        slot_swaps: generations that worked in the other slot than the last one's, since
+            the engine was made.
         draft_cost_ratio: with ``prompt_lookup=-1``, the cost ratio the first generations'
             steps gave (:class:`DraftCostMeter`); ``None`` before (and with a set value).
 
