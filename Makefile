@@ -77,7 +77,7 @@ vscode: install
 bench: install
 	$(PY) benchmarks/inline_latency.py --file $(DEMO_FILE)
 
-## bench-latency: pause / typing / cold latency, peak RSS and tokens on real Python, JavaScript and Go
+## bench-latency: pause / typing / cold / accept latency, peak RSS and tokens on real Python, JavaScript and Go
 ## files, against a no-reuse (fresh KV cache) baseline in the same run; e.g. BENCH_LATENCY_ARGS="--positions 8 --lines 1"
 BENCH_LATENCY_ARGS ?=
 bench-latency: install
