@@ -10,8 +10,9 @@ when the request comes. The cost is one completion per suggestion left alone for
 moment, wasted when the user does something else.
 
 Editors' auto-indent on Enter (VS Code's ``onEnterRules``, Vim's ``autoindent``
-and ``smartindent``) keeps the indentation of the line and adds one level after
-a line that opens a block: :func:`next_line_indent` does the same, with the
+and indent scripts) keeps the indentation of the line, adds one level after a
+line that opens a block and, in Python, removes one after ``return``, ``raise``,
+``pass``, ``break`` or ``continue``: :func:`next_line_indent` does the same, with the
 document's indentation step (:func:`codex_ls.stops.indent_unit`). An editor that
 indents otherwise makes a state the prediction missed: the request is answered
 the usual way, from a KV cache that holds the prefetch's prompt up to the FIM
@@ -19,6 +20,8 @@ middle marker.
 """
 
 from __future__ import annotations
+
+import re
 
 from codex_ls.stops import indent_unit
 
@@ -28,17 +31,24 @@ BLOCK_OPENERS = "{(["
 PYTHON_OPENERS = ":" + BLOCK_OPENERS
 """The same for Python, where a colon opens a block."""
 
+PYTHON_DEDENT = re.compile(r"(?:return|raise|pass|break|continue)\b")
+"""Python statements after which editors indent the next line one level less (Vim's
+``indent/python.vim``, VS Code's Python ``onEnterRules``): nothing can follow them in their block."""
+
 __all__ = ["accept_and_enter", "indent_unit", "next_line_indent"]
 
 
 def next_line_indent(line: str, unit: str, python: bool) -> str:
     """The indentation an editor gives the line after ``line`` when Enter is pressed at its end:
     ``line``'s own, plus ``unit`` when it ends with a block opener (:data:`PYTHON_OPENERS` for
-    Python, else :data:`BLOCK_OPENERS`; trailing spaces ignored)."""
+    Python, else :data:`BLOCK_OPENERS`; trailing spaces ignored), less ``unit`` after a Python
+    statement that ends its block (:data:`PYTHON_DEDENT`)."""
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     code = line.rstrip()
     if code and code[-1] in (PYTHON_OPENERS if python else BLOCK_OPENERS):
         indent += unit
+    elif python and PYTHON_DEDENT.match(code.lstrip()) and indent.endswith(unit):
+        indent = indent[: len(indent) - len(unit)]
     return indent
 
 

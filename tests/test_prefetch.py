@@ -27,7 +27,10 @@ def test_indent_unit_is_the_documents_commonest_indentation_step(text, unit):
     [
         ("    if x:", True, "        "),
         ("    if x:  ", True, "        "),  # trailing spaces ignored
-        ("    return x", True, "    "),
+        ("        return x", True, "    "),  # nothing follows a return in its block
+        ("    raise ValueError(x)", True, ""),
+        ("    returned = x", True, "    "),
+        ("  return x;", False, "  "),
         ("    call(", True, "        "),
         ("  if (x) {", False, "    "),
         ("  x: 1", False, "  "),  # a colon opens a block in Python only
@@ -42,12 +45,13 @@ def test_accept_and_enter_appends_the_suggestion_a_line_break_and_the_indentatio
     before = "def f(xs):\n    total = 0\n    "
     after = "\n\nprint(f([1]))\n"
     assert accept_and_enter(before, after, "for x in xs:", python=True) == before + "for x in xs:\n        "
-    assert accept_and_enter(before, after, "return total", python=True) == before + "return total\n    "
+    assert accept_and_enter(before, after, "total += 1", python=True) == before + "total += 1\n    "
+    assert accept_and_enter(before, after, "return total", python=True) == before + "return total\n"
     # a block suggestion: the indentation of its last line
-    block = "for x in xs:\n        total += x\n    return total"
+    block = "for x in xs:\n        total += x\n    total -= 1"
     assert accept_and_enter(before, after, block, python=True) == before + block + "\n    "
     # at the end of the file
-    assert accept_and_enter(before, "", "return total", python=True) == before + "return total\n    "
+    assert accept_and_enter(before, "", "total += 1", python=True) == before + "total += 1\n    "
 
 
 @pytest.mark.parametrize(
