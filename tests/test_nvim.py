@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -229,3 +230,34 @@ def test_code_action_edit_is_applied(editor_factory, tmp_path):
     answers = [a for a in ed.answers() if a["method"] in ("codeAction/resolve", "workspace/executeCommand")]
     assert answers and answers[-1].get("err") is None
     assert ed.server_messages() == ""
+
+
+@pytest.mark.real_model
+def test_enter_after_an_accepted_suggestion_shows_the_prefetched_next_line(editor_factory, tmp_path):
+    """Neovim's own accept (<Tab>) and Enter (its Python indent script): the next suggestion is
+    the one the server prepared while the first was shown; the request after Enter runs no model."""
+    source = tmp_path / "inventory.py"
+    shutil.copy(ROOT / "examples" / "inventory.py", source)
+    original = source.read_text().split("\n")[:-1]
+    ed = editor_factory(real_model_env(), settings={"logLevel": "debug"})
+    ed.lua("vim.lsp.log.set_level('debug')")  # the server's window/logMessage lines go to lsp.log
+    ed.open(source, ["textDocument/inlineCompletion"])
+    log_file = Path(ed.lua("return vim.lsp.log.get_filename()"))
+    log = lambda: log_file.read_text(errors="replace") if log_file.exists() else ""  # noqa: E731
+    row = original.index("    def low_stock(self, threshold: int = 5) -> list[Item]:") + 3
+    ed.nvim.current.window.cursor = (row + 1, 0)
+    ed.nvim.input("A")
+    shown = lambda: [a for a in ed.answers() if a["result"] and a["result"].get("items")]  # noqa: E731
+    wait_for(shown, 240, "ghost text from codex-ls")
+    ed.nvim.input("<Tab>")
+    wait_for(lambda: ed.lines() != original, 10, "the suggestion to be inserted by <Tab>")
+    wait_for(lambda: "prefetch file://" in log() and " ready: " in log(), 120, "the prefetch of the next line")
+    model_runs = lambda: len(re.findall(r"completion file://\S+ mode=\w+ prompt=", log()))  # noqa: E731
+    runs = model_runs()
+    answered = len(shown())
+    hits = log().count("typing-through hit")
+    ed.nvim.input("<CR>")
+    answer = wait_for(lambda: shown()[answered:], 60, "a suggestion on the new line")[0]
+    assert answer["result"]["items"][0]["insertText"].strip()
+    assert log().count("typing-through hit") == hits + 1  # answered from what the prefetch kept
+    assert model_runs() == runs  # no model run for Enter's request
