@@ -259,5 +259,5 @@ def test_enter_after_an_accepted_suggestion_shows_the_prefetched_next_line(edito
     ed.nvim.input("<CR>")
     answer = wait_for(lambda: shown()[answered:], 60, "a suggestion on the new line")[0]
     assert answer["result"]["items"][0]["insertText"].strip()
-    assert log().count("typing-through hit") == hits + 1  # answered from what the prefetch kept
+    assert log().count("typing-through hit") > hits  # answered from what the prefetch kept (lsp.log at debug level also holds each raw message)
     assert model_runs() == runs  # no model run for Enter's request
